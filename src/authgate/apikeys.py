@@ -1,0 +1,70 @@
+"""API keys for bots: shown once, stored as SHA-256, looked up by that hash.
+
+Keys carry 256 bits of randomness, so a fast hash is the right tool (a password hash would only
+slow every API call); the lookup by hash leaks nothing an attacker can use, and the final
+comparison is constant-time anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from authgate.errors import NotFound, Unauthorized
+from authgate.secrets_util import digest, new_secret, same
+from authgate.store.models import ApiKey
+
+PREFIX = "agk_"
+
+
+@dataclass(frozen=True)
+class ApiKeyView:
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _view(row: ApiKey) -> ApiKeyView:
+    return ApiKeyView(id=row.id, name=row.name, prefix=row.prefix, created_at=row.created_at,
+                      last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+
+
+class ApiKeys:
+    def __init__(self, db: sessionmaker[Session]) -> None:
+        self._db = db
+
+    def create(self, name: str, *, now: datetime) -> tuple[str, ApiKeyView]:
+        key = PREFIX + new_secret()
+        with self._db.begin() as s:
+            row = ApiKey(name=name, prefix=key[:10], key_hash=digest(key), created_at=now)
+            s.add(row)
+            s.flush()
+            return key, _view(row)
+
+    def list_keys(self) -> list[ApiKeyView]:
+        with self._db() as s:
+            return [_view(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+    def revoke(self, key_id: int, *, now: datetime) -> None:
+        with self._db.begin() as s:
+            result = s.execute(update(ApiKey).where(ApiKey.id == key_id,
+                                                    ApiKey.revoked_at.is_(None))
+                               .values(revoked_at=now))
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise NotFound(f"no active API key with id {key_id}")
+
+    def authenticate(self, presented: str | None) -> ApiKeyView:
+        if not presented:
+            raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+        hashed = digest(presented)
+        with self._db() as s:
+            row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hashed))
+            if row is None or not same(row.key_hash, hashed) or row.revoked_at is not None:
+                raise Unauthorized("the API key is not valid", error="invalid_api_key")
+            return _view(row)

@@ -1,0 +1,62 @@
+"""What every command shares: the ``--config`` option, loading settings, exit codes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from authgate.config import Settings, load_settings
+from authgate.errors import AuthgateError, ConfigError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+console = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c",
+                 help="authgate.toml (default: $AUTHGATE_CONFIG or ./authgate.toml)",
+                 envvar="AUTHGATE_CONFIG", show_envvar=False),
+]
+
+T = TypeVar("T")
+
+
+def load(config: Path | None) -> Settings:
+    """Load settings or exit 2 with the message that names the key and the file."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc.detail}", markup=True,
+                      highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@contextmanager
+def failures_exit() -> Iterator[None]:
+    """Turn authgate errors into a readable line and exit 1 (2 for configuration errors)."""
+    try:
+        yield
+    except ConfigError as exc:
+        console.print(f"[red]configuration error[/red]: {exc.detail}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except AuthgateError as exc:
+        console.print(f"[red]{exc.error}[/red]: {exc.detail}", highlight=False)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def private_umask() -> None:
+    """Everything authgate creates (database, WAL files, keys) is readable by its user only."""
+    os.umask(0o077)
+
+
+def run(fn: Callable[[], T]) -> T:
+    with failures_exit():
+        return fn()

@@ -1,0 +1,161 @@
+"""Vault commands: token, status, refresh, connect, apikey, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from authgate.cli.common import EXIT_FAILURE, ConfigOption, console, failures_exit, load, out
+from authgate.runtime import Runtime
+from authgate.vault.export import EXPORT_OWNER
+
+OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
+
+
+def _open(config: ConfigOption) -> Runtime:
+    from authgate.cli.common import private_umask
+
+    private_umask()
+    settings = load(config)
+    with failures_exit():
+        return Runtime.open(settings)
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "—"
+    seconds = int((when - now).total_seconds())
+    sign, seconds = ("in " if seconds >= 0 else ""), abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{seconds // size}{unit}"
+            break
+    else:
+        text = f"{seconds}s"
+    return f"{sign}{text}" if sign else f"{text} ago"
+
+
+def token(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPORT_OWNER,
+          as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
+          ) -> None:
+    """Print a fresh access token (for $(authgate token hh))."""
+    runtime = _open(config)
+
+    async def go() -> None:
+        try:
+            issued = await runtime.vault.token(provider, owner)
+        finally:
+            await runtime.aclose()
+        if as_json:
+            out.print_json(json.dumps({
+                "access_token": issued.access_token, "token_type": issued.token_type,
+                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}))
+        else:
+            print(issued.access_token)
+
+    with failures_exit():
+        asyncio.run(go())
+
+
+def status(config: ConfigOption = None) -> None:
+    """A table of connections: provider, owner, account, status, expiry, next refresh, error."""
+    runtime = _open(config)
+    rows = runtime.vault.store.list_connections()
+    now = runtime.clock.now()
+    table = Table(title="Connections")
+    for column in ("provider", "owner", "account", "status", "expires", "next refresh",
+                   "last error"):
+        table.add_column(column)
+    for c in rows:
+        style = "green" if c.status == "active" else "red"
+        table.add_row(c.provider, c.owner, c.account_name or c.account_id or "",
+                      f"[{style}]{c.status}[/{style}]", _ago(c.expires_at, now),
+                      _ago(c.next_refresh_at, now), c.last_error or "")
+    out.print(table)
+    asyncio.run(runtime.aclose())
+
+
+def refresh(config: ConfigOption = None,
+            due: Annotated[bool, typer.Option("--due", help="one pass over due connections")]
+            = True) -> None:
+    """Refresh the connections that are due, once, and exit (for a systemd timer)."""
+    runtime = _open(config)
+
+    async def go() -> dict[str, int]:
+        try:
+            return await runtime.vault.refresh_due()
+        finally:
+            await runtime.aclose()
+
+    with failures_exit():
+        counts = asyncio.run(go())
+    out.print(f"refreshed {counts['ok']}, will retry {counts['retry']}, "
+              f"need re-authorization {counts['needs_reauth']}")
+
+
+def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPORT_OWNER,
+            wait: Annotated[int, typer.Option(help="seconds to wait for the connection")] = 1800,
+            ) -> None:
+    """Print a one-time connect link and wait until the connection exists."""
+    runtime = _open(config)
+    with failures_exit():
+        runtime.vault.provider(provider)
+        started = runtime.clock.now()
+        link = runtime.links.create(provider, owner, now=started,
+                                    lifetime=runtime.settings.vault.connect_link_lifetime)
+    out.print(f"Open this link to connect {provider} for {owner}:")
+    out.print(f"{runtime.settings.public_url}/connect/{provider}?session={link.token}",
+              soft_wrap=True, highlight=False)
+    deadline = time.monotonic() + wait
+    with console.status("waiting for the connection…"):
+        while time.monotonic() < deadline:
+            conn = runtime.vault.store.get(provider, owner)
+            if (conn is not None and conn.status == "active" and (
+                    conn.last_refresh_at or conn.created_at) >= started) or (
+                    conn is not None and conn.generation > 0 and conn.created_at >= started):
+                out.print(f"[green]connected[/green]: {conn.account_name or conn.account_id}")
+                asyncio.run(runtime.aclose())
+                return
+            time.sleep(1)
+    console.print("[red]timed out[/red]: the link was not used in time")
+    raise typer.Exit(EXIT_FAILURE)
+
+
+apikey_app = typer.Typer(help="API keys for bots (stored hashed; shown once).",
+                         no_args_is_help=True)
+
+
+@apikey_app.command("create")
+def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for")] = "bot",
+                  config: ConfigOption = None) -> None:
+    """Create a key; the key itself is the last line printed."""
+    runtime = _open(config)
+    key, view = runtime.apikeys.create(name, now=runtime.clock.now())
+    console.print(f"created API key #{view.id} ({view.name}); it is shown only once:")
+    print(key)
+
+
+@apikey_app.command("list")
+def apikey_list(config: ConfigOption = None) -> None:
+    runtime = _open(config)
+    table = Table(title="API keys")
+    for column in ("id", "name", "prefix", "created", "revoked"):
+        table.add_column(column)
+    for k in runtime.apikeys.list_keys():
+        table.add_row(str(k.id), k.name, k.prefix + "…", k.created_at.isoformat(timespec="seconds"),
+                      k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
+    out.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: int, config: ConfigOption = None) -> None:
+    runtime = _open(config)
+    with failures_exit():
+        runtime.apikeys.revoke(key_id, now=runtime.clock.now())
+    out.print(f"revoked API key #{key_id}")

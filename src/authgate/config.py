@@ -1,0 +1,327 @@
+"""Configuration: one TOML file, overridden from the environment, validated strictly.
+
+Order of precedence (highest first): ``AUTHGATE_<KEY>`` / ``AUTHGATE_<SECTION>__<KEY>`` environment
+variables, the TOML file, the defaults below. A secret may be given as ``<key>_file``: the path of a
+file holding it. Unknown keys and bad values raise ``ConfigError`` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from authgate.errors import ConfigError
+
+ENV_PREFIX = "AUTHGATE_"
+CONFIG_ENV = "AUTHGATE_CONFIG"
+DEFAULT_CONFIG = Path("authgate.toml")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"90s"``, ``"15m"``, ``"12h"``, ``"7d"``, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    raise ValueError('expected a duration like "90s", "15m", "12h" or "7d"')
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Replace ``<key>_file = "/path"`` by ``<key> = <file content>`` for known keys."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for key, value in data.items():
+            base = key[: -len("_file")] if key.endswith("_file") else None
+            if base and base in cls.model_fields and key not in cls.model_fields:
+                try:
+                    out[base] = Path(str(value)).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ValueError(f"cannot read {key} {value!r}: {exc.strerror}") from None
+                del out[key]
+        return out
+
+
+class SessionSettings(_Section):
+    lifetime: Duration = timedelta(days=7)
+    cookie_name: str = "authgate_session"
+
+
+class LoginSettings(_Section):
+    password: bool = True
+    default_role: str = "user"
+    allowed_redirects: list[str] = Field(default_factory=list)
+    # Failed password attempts allowed per window, per IP and per username, before 429.
+    max_failures: int = Field(default=5, ge=1)
+    failure_window: Duration = timedelta(minutes=15)
+
+    @field_validator("allowed_redirects")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [_origin(v) for v in value]
+
+
+class VaultSettings(_Section):
+    refresh_concurrency: int = Field(default=16, ge=1, le=1000)
+    # How long before expiry "ahead" providers refresh, and the random spread added to it.
+    refresh_ahead: Duration = timedelta(minutes=5)
+    refresh_jitter: Duration = timedelta(seconds=60)
+    http_timeout: Duration = timedelta(seconds=15)
+    connect_link_lifetime: Duration = timedelta(minutes=30)
+
+
+ProviderKind = Literal["oidc", "oauth2", "hh"]
+ProviderUse = Literal["login", "connect"]
+
+
+class ProviderSettings(_Section):
+    kind: ProviderKind
+    display_name: str = ""
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: list[str] | None = None
+    use: list[ProviderUse] = Field(default_factory=list)
+    roles_claim: str = ""
+    roles_map: dict[str, str] = Field(default_factory=dict)
+    user_agent: str = ""
+    export_file: Path | None = None
+    callback_path: str = ""
+    authorize_url: str = ""
+    token_url: str = ""
+    api_base: str = ""
+    userinfo_url: str = ""
+    pkce: bool = True
+    refresh: Literal["ahead", "after_expiry"] = "ahead"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_use(cls, data: Any) -> Any:
+        # An OIDC issuer is usually for signing in; an API provider is for connecting accounts.
+        if isinstance(data, dict) and "use" not in data:
+            return {**data, "use": ["login"] if data.get("kind") == "oidc" else ["connect"]}
+        return data
+
+    @field_validator("callback_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if value and (not value.startswith("/") or value.startswith("//")):
+            raise ValueError("must be a path starting with a single /")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> ProviderSettings:
+        if not self.client_id:
+            raise ValueError("client_id is required")
+        if self.kind == "oidc" and not self.issuer:
+            raise ValueError("an oidc provider needs issuer")
+        if self.kind == "oauth2" and not (self.authorize_url and self.token_url):
+            raise ValueError("an oauth2 provider needs authorize_url and token_url")
+        if self.kind == "hh" and not self.user_agent:
+            raise ValueError('hh needs user_agent, like "MyApp/1.0 (me@example.com)"')
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True,
+        case_sensitive=False,
+    )
+
+    public_url: str = "http://127.0.0.1:8000"
+    listen: str = "127.0.0.1:8000"
+    data_dir: Path = Path("./authgate-data")
+    database_url: str = ""
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    log_format: Literal["kv", "json"] = "kv"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    session: SessionSettings = SessionSettings()
+    login: LoginSettings = LoginSettings()
+    vault: VaultSettings = VaultSettings()
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return _origin(value)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError('expected "host:port"')
+        return value
+
+    @field_validator("providers")
+    @classmethod
+    def _provider_names(cls, value: dict[str, ProviderSettings]) -> dict[str, ProviderSettings]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
+                raise ValueError(f"provider name {name!r}: use a-z, 0-9, - and _")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file and the environment are merged by ``load_settings`` so that errors can name
+        # where a value came from; pydantic-settings only validates the merged result.
+        return (init_settings,)
+
+    @property
+    def is_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def redirect_uri(self, provider: str) -> str:
+        """The callback URL a provider must have registered for ``provider``."""
+        custom = self.providers[provider].callback_path
+        return self.public_url + (custom or f"/auth/{provider}/callback")
+
+
+def _origin(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected scheme://host[:port], like https://auth.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("expected an origin without path, like https://auth.example.com")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``AUTHGATE_PROVIDERS__HH__CLIENT_SECRET=x`` → ``{"providers": {"hh": {...}}}``.
+
+    Values that parse as JSON (lists, numbers, booleans) are taken as such; anything else is a
+    string. ``AUTHGATE_CONFIG`` names the file and is not a key.
+    """
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.upper().startswith(ENV_PREFIX) or name.upper() == CONFIG_ENV:
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        if not all(path):
+            continue
+        try:
+            value: Any = json.loads(raw)
+            if isinstance(value, dict):
+                value = raw
+        except ValueError:
+            value = raw
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_config_path(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
+    if explicit is not None:
+        return explicit
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read, merge and validate the configuration, or raise ``ConfigError``."""
+    env = os.environ if environ is None else environ
+    config_path = resolve_config_path(path, env)
+    source = str(config_path) if config_path else "(no config file)"
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    overrides = _env_overrides(env)
+    try:
+        settings = Settings(**_merge(data, overrides))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, overrides)) from None
+    if config_path is not None and not settings.data_dir.is_absolute():
+        # Relative paths in a config file are relative to the file, not to the working directory.
+        settings = settings.model_copy(
+            update={"data_dir": (config_path.parent / settings.data_dir).resolve()}
+        )
+    return settings
+
+
+def _describe(exc: ValidationError, source: str, overrides: Mapping[str, Any]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"] if not isinstance(p, int)) or "(top level)"
+        where = "environment" if _in_tree(overrides, err["loc"]) else source
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{where}: {key}: {message}")
+    return "; ".join(lines)
+
+
+def _in_tree(tree: Mapping[str, Any], loc: tuple[int | str, ...]) -> bool:
+    node: Any = tree
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True

@@ -1,0 +1,95 @@
+"""Browser round trips to a provider (sign-in and connect), made single-use and browser-bound.
+
+``start`` records a flow under a hash of a fresh ``state`` and returns the state (for the
+provider) and a binding value (for a short-lived cookie in the browser that started it).
+``consume`` accepts a callback only once, only before it expires, and only from that browser; the
+single use is one conditional UPDATE, so two racing callbacks cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from authgate.errors import FlowError
+from authgate.keyring import Keyring
+from authgate.secrets_util import digest, new_secret, same
+from authgate.store.models import AuthFlow
+
+FLOW_LIFETIME = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class FlowRecord:
+    kind: str
+    provider: str
+    redirect_uri: str
+    nonce: str | None
+    code_verifier: str | None
+    next_url: str | None
+    owner: str | None
+
+
+class FlowStore:
+    def __init__(self, db: sessionmaker[Session], keyring: Keyring) -> None:
+        self._db = db
+        self._keyring = keyring
+
+    def start(self, *, kind: str, provider: str, redirect_uri: str, binding: str, now: datetime,
+              nonce: str | None = None, code_verifier: str | None = None,
+              next_url: str | None = None, owner: str | None = None) -> str:
+        """Record a flow; returns the ``state`` to send to the provider."""
+        state = new_secret()
+        flow_id = digest(state)
+        with self._db.begin() as s:
+            s.add(AuthFlow(
+                id=flow_id, kind=kind, provider=provider, binding_hash=digest(binding),
+                nonce=nonce, redirect_uri=redirect_uri, next_url=next_url, owner=owner,
+                code_verifier_enc=(self._keyring.encrypt(code_verifier, f"flow:{flow_id}")
+                                   if code_verifier else None),
+                created_at=now, expires_at=now + FLOW_LIFETIME,
+            ))
+        return state
+
+    def consume(self, *, state: str | None, binding: str | None, provider: str,
+                now: datetime) -> FlowRecord:
+        if not state:
+            raise FlowError("The sign-in link is incomplete (no state). Please start again.",
+                            error="missing_state")
+        flow_id = digest(state)
+        with self._db.begin() as s:
+            row = s.get(AuthFlow, flow_id, with_for_update=True)
+            if row is None or row.provider != provider:
+                raise FlowError("This sign-in attempt is unknown. Please start again.",
+                                error="invalid_state")
+            if row.consumed_at is not None:
+                raise FlowError("This sign-in link was already used. Please start again.",
+                                error="state_reused")
+            if row.expires_at <= now:
+                raise FlowError("This sign-in attempt took too long. Please start again.",
+                                error="state_expired")
+            if not binding or not same(row.binding_hash, digest(binding)):
+                raise FlowError("This sign-in was started in another browser. Please start "
+                                "again here.", error="state_browser_mismatch")
+            won = s.execute(update(AuthFlow).where(AuthFlow.id == flow_id,
+                                                   AuthFlow.consumed_at.is_(None))
+                            .values(consumed_at=now)).rowcount  # type: ignore[attr-defined]
+            if not won:
+                raise FlowError("This sign-in link was already used. Please start again.",
+                                error="state_reused")
+            return FlowRecord(
+                kind=row.kind, provider=row.provider, redirect_uri=row.redirect_uri,
+                nonce=row.nonce, next_url=row.next_url, owner=row.owner,
+                code_verifier=(self._keyring.decrypt(row.code_verifier_enc, f"flow:{flow_id}")
+                               if row.code_verifier_enc else None),
+            )
+
+    def purge_expired(self, now: datetime) -> int:
+        """Consumed and expired flows are kept a day (replay detection), then dropped."""
+        with self._db.begin() as s:
+            result = s.execute(delete(AuthFlow).where(
+                AuthFlow.expires_at < now - timedelta(days=1)))
+            return int(result.rowcount)  # type: ignore[attr-defined]

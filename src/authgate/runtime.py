@@ -1,0 +1,75 @@
+"""The composition root: builds every service from the settings, once per process.
+
+The web app, the CLI and the tests all start from here, so they share one way of wiring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from authgate.apikeys import ApiKeys
+from authgate.clock import Clock, SystemClock
+from authgate.config import Settings
+from authgate.flows import FlowStore
+from authgate.keyring import Keyring, keyring_path
+from authgate.providers.base import OAuth2Provider
+from authgate.providers.registry import connect_providers
+from authgate.store.db import (
+    database_url,
+    make_engine,
+    make_sessionmaker,
+    migrate,
+    prepare_data_dir,
+)
+from authgate.vault.connections import ConnectionStore
+from authgate.vault.links import ConnectLinks
+from authgate.vault.service import Vault
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    db: sessionmaker[Session]
+    keyring: Keyring
+    http: httpx.AsyncClient
+    providers: dict[str, OAuth2Provider]
+    vault: Vault
+    flows: FlowStore
+    links: ConnectLinks
+    apikeys: ApiKeys
+    # Filled by authgate.signin.wiring (sign-in services); kept loose to avoid an import cycle.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, clock: Clock | None = None,
+             transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+        """Create data_dir, open and migrate the database, load (or create) the keyring."""
+        clock = clock or SystemClock()
+        prepare_data_dir(settings.data_dir)
+        engine = make_engine(database_url(settings.database_url, settings.data_dir))
+        migrate(engine)
+        db = make_sessionmaker(engine)
+        keyring = Keyring(keyring_path(settings.data_dir))
+        timeout = settings.vault.http_timeout.total_seconds()
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=transport, follow_redirects=False,
+        )
+        providers = connect_providers(settings)
+        store = ConnectionStore(db, keyring)
+        vault = Vault(store, providers, http, clock, settings.vault)
+        return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
+                   http=http, providers=providers, vault=vault, flows=FlowStore(db, keyring),
+                   links=ConnectLinks(db), apikeys=ApiKeys(db))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.engine.dispose()

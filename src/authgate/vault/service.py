@@ -1,0 +1,277 @@
+"""The vault: fresh tokens on demand, refreshes by each provider's rules, one at a time.
+
+Concurrency, from the inside out:
+* in one process, concurrent requests for one connection share one refresh (``_flights``);
+* across processes, the database claim in ``ConnectionStore.claim_refresh`` lets one win; the
+  others wait for its result instead of sending the refresh token a second time;
+* the new pair is committed before any caller sees it, in the transaction that drops the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio
+import httpx
+
+from authgate.clock import Clock
+from authgate.config import VaultSettings
+from authgate.errors import (
+    AuthgateError,
+    NeedsReauth,
+    NotFound,
+    ProviderError,
+    RefreshNotAllowed,
+)
+from authgate.metrics import REFRESHES
+from authgate.protocol.refresh_policy import (
+    backoff_delay,
+    is_usable,
+    may_refresh_now,
+    next_refresh_at,
+)
+from authgate.protocol.rfc6749_oauth2 import TokenResponse
+from authgate.providers.base import Account, OAuth2Provider
+from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
+from authgate.vault.export import EXPORT_OWNER, export_token
+
+log = logging.getLogger("authgate.vault")
+
+# Ahead-of-expiry providers: a token with less left than this is refreshed before it is handed out.
+MIN_VALIDITY = timedelta(seconds=10)
+# On-demand refreshes retry transient failures this many times before giving up for the request.
+ON_DEMAND_ATTEMPTS = 3
+ON_DEMAND_MAX_WAIT = 5.0
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    token_type: str
+    expires_at: datetime | None
+
+
+class ProviderUnavailable(AuthgateError):
+    """The provider failed transiently and the stored token has expired: try again later."""
+
+    error = "provider_unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Vault:
+    def __init__(self, store: ConnectionStore, providers: Mapping[str, OAuth2Provider],
+                 http: httpx.AsyncClient, clock: Clock, settings: VaultSettings) -> None:
+        self.store = store
+        self.providers = providers
+        self.http = http
+        self.clock = clock
+        self.settings = settings
+        self._flights: dict[tuple[str, str], asyncio.Task[ConnectionView]] = {}
+        self._semaphore = asyncio.Semaphore(settings.refresh_concurrency)
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a refresh claim holds before it is presumed dead (its process crashed)."""
+        return 2 * self.settings.http_timeout + timedelta(seconds=5)
+
+    def provider(self, name: str) -> OAuth2Provider:
+        try:
+            return self.providers[name]
+        except KeyError:
+            raise NotFound(f"no API provider named {name!r} is configured") from None
+
+    # -- connecting -------------------------------------------------------------------------
+    async def store_new_connection(self, provider: OAuth2Provider, owner: str,
+                                   tokens: TokenResponse, account: Account) -> ConnectionView:
+        now = self.clock.now()
+        conn = await anyio.to_thread.run_sync(lambda: self.store.save_tokens(
+            provider.name, owner, tokens, account, now=now,
+            next_refresh_at=self._plan(provider, tokens, now)))
+        await self._export(provider, conn, tokens.access_token)
+        log.info("connection stored provider=%s owner=%s account=%s", provider.name, owner,
+                 account.id)
+        return conn
+
+    # -- serving ----------------------------------------------------------------------------
+    async def token(self, provider_name: str, owner: str) -> IssuedToken:
+        """A token valid now, refreshing it first if the provider's rule allows and it is due."""
+        provider = self.provider(provider_name)
+        conn, secrets = await anyio.to_thread.run_sync(
+            self.store.get_with_secrets, provider_name, owner)
+        for _ in range(ON_DEMAND_ATTEMPTS):
+            if conn.status == NEEDS_REAUTH:
+                raise NeedsReauth(conn.last_error or "the connection must be authorized again")
+            now = self.clock.now()
+            if not self._needs_refresh(provider, conn, now):
+                return IssuedToken(secrets.access_token, conn.token_type, conn.expires_at)
+            try:
+                conn = await self.refresh(conn, on_demand=True)
+            except ProviderError as exc:
+                wait = min(ON_DEMAND_MAX_WAIT, exc.retry_after or 0.5)
+                log.warning("on-demand refresh failed provider=%s owner=%s error=%s",
+                            provider_name, owner, exc.error)
+                await anyio.sleep(wait)
+            conn, secrets = await anyio.to_thread.run_sync(
+                self.store.get_with_secrets, provider_name, owner)
+        if conn.status == NEEDS_REAUTH:
+            raise NeedsReauth(conn.last_error or "the connection must be authorized again")
+        if conn.expires_at is None or conn.expires_at > self.clock.now():
+            return IssuedToken(secrets.access_token, conn.token_type, conn.expires_at)
+        raise ProviderUnavailable(
+            f"{provider.display_name} is not answering and the stored token has expired",
+            retry_after=30)
+
+    def _needs_refresh(self, provider: OAuth2Provider, conn: ConnectionView,
+                       now: datetime) -> bool:
+        if conn.next_refresh_at is None:  # no refresh token, or one that never expires
+            return False
+        rule = provider.refresh_rule
+        if rule == "after_expiry":
+            return may_refresh_now(rule, expires_at=conn.expires_at, now=now)
+        return not is_usable(conn.expires_at, now, min_validity=MIN_VALIDITY)
+
+    # -- refreshing -------------------------------------------------------------------------
+    async def refresh(self, conn: ConnectionView, *, on_demand: bool = False) -> ConnectionView:
+        """Refresh one connection; callers for the same connection share one attempt."""
+        key = (conn.provider, conn.owner)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._refresh_once(conn, on_demand=on_demand))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _t: self._flights.pop(key, None))
+        return await asyncio.shield(flight)
+
+    async def _refresh_once(self, conn: ConnectionView, *, on_demand: bool) -> ConnectionView:
+        async with self._semaphore:
+            return await self._refresh_claimed(conn, on_demand=on_demand)
+
+    async def _refresh_claimed(self, conn: ConnectionView, *, on_demand: bool) -> ConnectionView:
+        provider = self.provider(conn.provider)
+        now = self.clock.now()
+        if not may_refresh_now(provider.refresh_rule, expires_at=conn.expires_at, now=now):
+            return conn
+        claimed = await anyio.to_thread.run_sync(
+            lambda: self.store.claim_refresh(conn, now=now, lease=self.lease))
+        if not claimed:
+            # Another worker or process holds the claim (or the row changed): wait for it.
+            return await self._await_other_refresher(conn)
+        _, secrets = await anyio.to_thread.run_sync(
+            self.store.get_with_secrets, conn.provider, conn.owner)
+        if secrets.refresh_token is None:
+            await self._release(conn, retry_at=None, error=None, count=False)
+            return conn
+        try:
+            tokens = await provider.refresh(self.http, secrets.refresh_token)
+        except RefreshNotAllowed as exc:
+            later = max((conn.expires_at or now) + timedelta(seconds=1),
+                        self.clock.now() + timedelta(seconds=30))
+            await self._release(conn, retry_at=later, error=exc.detail, count=False)
+            REFRESHES.labels(conn.provider, "not_allowed").inc()
+            raise ProviderError(exc.detail, transient=True, error=exc.error,
+                                retry_after=(later - self.clock.now()).total_seconds()) from None
+        except NeedsReauth as exc:
+            await self._mark_needs_reauth(conn, exc.detail)
+            raise
+        except ProviderError as exc:
+            if not exc.transient:
+                await self._mark_needs_reauth(conn, exc.detail)
+                raise NeedsReauth(exc.detail) from None
+            delay = max(exc.retry_after or 0.0, backoff_delay(conn.attempts + 1))
+            await self._release(conn, retry_at=self.clock.now() + timedelta(seconds=delay),
+                                error=exc.detail, count=True)
+            REFRESHES.labels(conn.provider, "retry").inc()
+            log.warning("refresh failed, will retry provider=%s owner=%s error=%s in=%.0fs",
+                        conn.provider, conn.owner, exc.error, delay)
+            raise
+        done = self.clock.now()
+        updated = await anyio.to_thread.run_sync(lambda: self.store.complete_refresh(
+            conn, tokens, now=done, next_refresh_at=self._plan(provider, tokens, done)))
+        REFRESHES.labels(conn.provider, "ok").inc()
+        log.info("refreshed provider=%s owner=%s on_demand=%s", conn.provider, conn.owner,
+                 on_demand)
+        await self._export(provider, updated, tokens.access_token)
+        return updated
+
+    async def _await_other_refresher(self, conn: ConnectionView) -> ConnectionView:
+        deadline = self.clock.now() + self.lease
+        while self.clock.now() < deadline:
+            current = await anyio.to_thread.run_sync(self.store.get, conn.provider, conn.owner)
+            if current is None:
+                raise NotFound("the connection was removed")
+            if current.refresh_started_at is None or current.generation != conn.generation:
+                return current
+            await anyio.sleep(0.05)
+        return conn
+
+    async def _mark_needs_reauth(self, conn: ConnectionView, reason: str) -> None:
+        now = self.clock.now()
+        await anyio.to_thread.run_sync(
+            lambda: self.store.mark_needs_reauth(conn, now=now, reason=reason))
+        REFRESHES.labels(conn.provider, "needs_reauth").inc()
+        log.warning("connection needs re-authorization provider=%s owner=%s reason=%r",
+                    conn.provider, conn.owner, reason)
+
+    async def _release(self, conn: ConnectionView, *, retry_at: datetime | None,
+                       error: str | None, count: bool) -> None:
+        await anyio.to_thread.run_sync(lambda: self.store.release_claim(
+            conn, now=self.clock.now(), retry_at=retry_at, error=error, count_attempt=count))
+
+    def _plan(self, provider: OAuth2Provider, tokens: TokenResponse,
+              now: datetime) -> datetime | None:
+        if not tokens.refresh_token:
+            return None
+        expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+        return next_refresh_at(provider.refresh_rule, expires_at=expires_at, issued_at=now,
+                               ahead=self.settings.refresh_ahead,
+                               jitter=self.settings.refresh_jitter)
+
+    async def _export(self, provider: OAuth2Provider, conn: ConnectionView,
+                      access_token: str) -> None:
+        path = provider.settings.export_file
+        if path is None or conn.owner != EXPORT_OWNER:
+            return
+        now = self.clock.now()
+        await anyio.to_thread.run_sync(lambda: export_token(
+            path, access_token=access_token, token_type=conn.token_type,
+            expires_at=conn.expires_at, now=now))
+
+    # -- the engine -------------------------------------------------------------------------
+    async def refresh_due(self, *, limit: int = 1000) -> dict[str, int]:
+        """One pass over due connections, with bounded concurrency. Returns counts by outcome."""
+        due = await anyio.to_thread.run_sync(
+            lambda: self.store.due(self.clock.now(), lease=self.lease, limit=limit))
+        counts = {"ok": 0, "retry": 0, "needs_reauth": 0}
+
+        async def one(conn: ConnectionView) -> None:
+            try:
+                await self.refresh(conn)
+                counts["ok"] += 1
+            except NeedsReauth:
+                counts["needs_reauth"] += 1
+            except AuthgateError:
+                counts["retry"] += 1
+
+        async with anyio.create_task_group() as tg:
+            for conn in due:
+                tg.start_soon(one, conn)
+        return counts
+
+    async def run_engine(self, *, idle: float = 1.0) -> None:
+        """Refresh due connections until cancelled."""
+        while True:
+            try:
+                counts = await self.refresh_due()
+                if any(counts.values()):
+                    log.info("refresh pass ok=%d retry=%d needs_reauth=%d", counts["ok"],
+                             counts["retry"], counts["needs_reauth"])
+            except Exception:
+                # The engine must outlive a database hiccup; the next pass tries again.
+                log.exception("refresh pass failed")
+            await anyio.sleep(idle)

@@ -1,0 +1,84 @@
+"""The bots' API (``/api/v1``): connect links, connections and fresh tokens, by API key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from authgate.errors import InvalidRequest, NotFound
+from authgate.metrics import TOKENS_SERVED
+from authgate.vault.connections import ConnectionView
+from authgate.vault.links import check_owner
+from authgate.web.deps import bearer, json_body, runtime_of
+
+
+async def _authenticate(request: Request) -> None:
+    runtime = runtime_of(request)
+    await anyio.to_thread.run_sync(runtime.apikeys.authenticate, bearer(request))
+
+
+def iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def connection_json(conn: ConnectionView) -> dict[str, Any]:
+    return {"provider": conn.provider, "owner": conn.owner, "account": conn.account_name,
+            "account_id": conn.account_id, "status": conn.status,
+            "expires_at": iso(conn.expires_at), "next_refresh_at": iso(conn.next_refresh_at),
+            "last_refresh_at": iso(conn.last_refresh_at), "last_error": conn.last_error}
+
+
+async def create_connect_session(request: Request) -> Response:
+    await _authenticate(request)
+    runtime = runtime_of(request)
+    body = await json_body(request)
+    provider, owner = body.get("provider"), body.get("owner")
+    if not isinstance(provider, str) or not isinstance(owner, str):
+        raise InvalidRequest('the body needs "provider" and "owner" strings')
+    runtime.vault.provider(provider)
+    check_owner(owner)
+    now = runtime.clock.now()
+    link = await anyio.to_thread.run_sync(lambda: runtime.links.create(
+        provider, owner, now=now, lifetime=runtime.settings.vault.connect_link_lifetime))
+    url = f"{runtime.settings.public_url}/connect/{provider}?session={link.token}"
+    return JSONResponse({"url": url, "expires_at": iso(link.expires_at)}, status_code=201)
+
+
+async def list_connections(request: Request) -> Response:
+    await _authenticate(request)
+    runtime = runtime_of(request)
+    rows = await anyio.to_thread.run_sync(runtime.vault.store.list_connections)
+    return JSONResponse([connection_json(c) for c in rows])
+
+
+async def get_token(request: Request) -> Response:
+    await _authenticate(request)
+    runtime = runtime_of(request)
+    provider, owner = request.path_params["provider"], request.path_params["owner"]
+    issued = await runtime.vault.token(provider, owner)
+    TOKENS_SERVED.labels(provider).inc()
+    expires_in = (None if issued.expires_at is None else
+                  max(0, int((issued.expires_at - runtime.clock.now()).total_seconds())))
+    return JSONResponse({"access_token": issued.access_token, "token_type": issued.token_type,
+                         "expires_at": iso(issued.expires_at), "expires_in": expires_in})
+
+
+async def delete_connection(request: Request) -> Response:
+    await _authenticate(request)
+    runtime = runtime_of(request)
+    provider, owner = request.path_params["provider"], request.path_params["owner"]
+    if not await anyio.to_thread.run_sync(runtime.vault.store.delete, provider, owner):
+        raise NotFound(f"no {provider} connection for owner {owner!r}")
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/api/v1/connect-sessions", create_connect_session, methods=["POST"]),
+    Route("/api/v1/connections", list_connections),
+    Route("/api/v1/connections/{provider}/{owner}/token", get_token),
+    Route("/api/v1/connections/{provider}/{owner}", delete_connection, methods=["DELETE"]),
+]

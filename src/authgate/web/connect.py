@@ -1,0 +1,62 @@
+"""Connecting an API account: the end user opens a bot's one-time link, signs in at the provider,
+and comes back to the callback, which stores the connection."""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from authgate.errors import FlowError
+from authgate.flows import FlowRecord
+from authgate.protocol.rfc7636_pkce import new_pkce_pair
+from authgate.web.callback import flow_binding, register_finisher, set_flow_cookie
+from authgate.web.deps import runtime_of
+from authgate.web.i18n import negotiate, translate
+from authgate.web.pages import render
+
+
+async def start_connect(request: Request) -> Response:
+    runtime = runtime_of(request)
+    provider = runtime.vault.provider(request.path_params["provider"])
+    now = runtime.clock.now()
+    link = await anyio.to_thread.run_sync(lambda: runtime.links.redeem(
+        request.query_params.get("session"), provider.name, now=now))
+    pkce = new_pkce_pair()
+    binding = flow_binding(request)
+    state = await anyio.to_thread.run_sync(lambda: runtime.flows.start(
+        kind="connect", provider=provider.name, redirect_uri=provider.redirect_uri,
+        binding=binding, now=now, code_verifier=pkce.verifier, owner=link.owner))
+    response = RedirectResponse(provider.authorize_url(state=state, code_challenge=pkce.challenge),
+                                status_code=302)
+    set_flow_cookie(request, response, binding)
+    return response
+
+
+async def finish_connect(request: Request, provider_name: str, flow: FlowRecord) -> Response:
+    runtime = runtime_of(request)
+    provider = runtime.vault.provider(provider_name)
+    params = request.query_params
+    if params.get("error"):
+        reason = params.get("error_description") or params["error"]
+        raise FlowError(f"{provider.display_name} did not grant access: {reason[:200]}",
+                        error=params["error"][:64])
+    code = params.get("code")
+    if not code or flow.owner is None:
+        raise FlowError("The provider sent no authorization code. Please start again.",
+                        error="missing_code")
+    tokens = await provider.exchange_code(runtime.http, code, flow.code_verifier)
+    account = await provider.fetch_account(runtime.http, tokens.access_token)
+    await runtime.vault.store_new_connection(provider, flow.owner, tokens, account)
+    lang = negotiate(request)
+    return render(request, "message.html", {
+        "title": translate(lang, "connect.ok.title"),
+        "body": translate(lang, "connect.ok.body", provider=provider.display_name,
+                          account=account.name or account.id or ""),
+        "tone": "ok"})
+
+
+register_finisher("connect", finish_connect)
+
+routes = [Route("/connect/{provider}", start_connect)]

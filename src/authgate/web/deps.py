@@ -1,0 +1,36 @@
+"""Request-scoped helpers shared by the route modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from authgate.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    from authgate.errors import InvalidRequest
+
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidRequest("the body must be a JSON object", error="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object", error="invalid_json")
+    return body
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

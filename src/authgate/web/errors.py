@@ -1,0 +1,104 @@
+"""The only place where authgate errors become HTTP: JSON for APIs, a readable page otherwise."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from authgate.errors import (
+    AuthgateError,
+    Conflict,
+    FlowError,
+    Forbidden,
+    IdTokenError,
+    InvalidRequest,
+    NeedsReauth,
+    NotFound,
+    ProviderError,
+    RateLimited,
+    RefreshNotAllowed,
+    Unauthorized,
+)
+from authgate.web.i18n import negotiate, translate
+from authgate.web.pages import render
+
+log = logging.getLogger("authgate.web")
+
+STATUS: list[tuple[type[AuthgateError], int]] = [
+    (RateLimited, 429),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (NeedsReauth, 409),
+    (RefreshNotAllowed, 409),
+    (Conflict, 409),
+    (FlowError, 400),
+    (IdTokenError, 400),
+    (InvalidRequest, 400),
+    (ProviderError, 502),
+]
+
+JSON_PREFIXES = ("/api/", "/auth/me", "/auth/token", "/auth/verify", "/readyz")
+
+
+def status_of(exc: AuthgateError) -> int:
+    if exc.error == "provider_unavailable":
+        return 503
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith(JSON_PREFIXES):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(request: Request, exc: AuthgateError) -> Response:
+    status = status_of(exc)
+    headers = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None and status in (429, 503):
+        headers["Retry-After"] = str(max(1, int(retry_after)))
+    if status >= 500:
+        log.error("request failed path=%s error=%s", request.url.path, exc.error)
+    if wants_json(request):
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=status,
+                            headers=headers)
+    lang = negotiate(request)
+    response = render(request, "message.html", {
+        "title": translate(lang, "error.title"), "body": exc.detail, "code": exc.error,
+        "back": "/", "tone": "bad"}, status_code=status)
+    response.headers.update(headers)
+    return response
+
+
+async def authgate_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthgateError)
+    return error_response(request, exc)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    detail = {404: "There is nothing at this address.",
+              405: "This address does not accept that method."}.get(exc.status_code,
+                                                                      str(exc.detail))
+    error = AuthgateError(detail, error=code)
+    response = error_response(request, error)
+    response.status_code = exc.status_code
+    return response
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    # Logged with the exception type only; the page never shows a traceback.
+    log.error("unexpected error path=%s exc=%s", request.url.path, type(exc).__name__)
+    error = AuthgateError("An unexpected error occurred. It has been logged.",
+                          error="internal_error")
+    return error_response(request, error)

@@ -1,0 +1,39 @@
+"""Liveness, readiness and metrics for operators and orchestrators."""
+
+from __future__ import annotations
+
+import anyio
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from authgate.store.db import ping
+from authgate.web.deps import runtime_of
+
+
+async def healthz(request: Request) -> Response:
+    # What arrived through the proxy: lets `authgate doctor` compare it with public_url.
+    return JSONResponse({"status": "ok", "seen_scheme": request.url.scheme,
+                         "seen_host": request.headers.get("host", "")})
+
+
+async def readyz(request: Request) -> Response:
+    runtime = runtime_of(request)
+    try:
+        await anyio.to_thread.run_sync(ping, runtime.engine)
+    except Exception:
+        return JSONResponse({"status": "unavailable", "database": "unreachable"},
+                            status_code=503)
+    return JSONResponse({"status": "ready", "database": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [
+    Route("/healthz", healthz),
+    Route("/readyz", readyz),
+    Route("/metrics", metrics),
+]

@@ -1,0 +1,26 @@
+"""Server-rendered pages: one Jinja2 environment, the language and helpers in every template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.templating import Jinja2Templates
+
+from authgate.web.i18n import LANG_COOKIE, LANGS, negotiate, translate
+
+templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200) -> HTMLResponse:
+    lang = negotiate(request)
+    ctx = {"lang": lang, "langs": LANGS, "t": lambda key, **kw: translate(lang, key, **kw),
+           **(context or {})}
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax",
+                            httponly=True)
+    return response

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.harness import DevIdp, Gateway, free_port, hh_provider_config
+
+
+@dataclass
+class Stack:
+    devidp: DevIdp
+    gateway: Gateway
+    api_key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def make_stack(tmp: Path, *, access_lifetime: float, extra: str = "") -> Stack:
+    port = free_port()
+    devidp = DevIdp(tmp, gateway_url=f"http://127.0.0.1:{port}",
+                    access_lifetime=access_lifetime).start()
+    gateway = Gateway(tmp, port=port, body=hh_provider_config(devidp.url) + extra)
+    api_key = gateway.create_api_key()
+    gateway.start()
+    return Stack(devidp, gateway, api_key)
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path) -> Iterator[object]:
+    made: list[Stack] = []
+
+    def factory(access_lifetime: float = 1209600, extra: str = "") -> Stack:
+        stack = make_stack(tmp_path, access_lifetime=access_lifetime, extra=extra)
+        made.append(stack)
+        return stack
+
+    yield factory
+    for stack in made:
+        stack.gateway.stop()
+        stack.devidp.stop()
