@@ -43,3 +43,30 @@ def stack_factory(tmp_path: Path) -> Iterator[object]:
     for stack in made:
         stack.gateway.stop()
         stack.devidp.stop()
+
+
+def seed_connections(stack: Stack, count: int, *, expired: bool = True,
+                     prefix: str = "seed") -> list[dict[str, object]]:
+    """Put ``count`` hh connections into the vault without browser flows: the look-alike mints
+    token pairs and the vault's own store saves them, exactly as a callback would."""
+    from datetime import timedelta
+
+    from authgate.config import load_settings
+    from authgate.protocol.rfc6749_oauth2 import TokenResponse
+    from authgate.providers.base import Account
+    from authgate.runtime import Runtime
+
+    grants: list[dict[str, object]] = stack.devidp.control(
+        "hh/seed", {"count": count, "expired": expired})
+    runtime = Runtime.open(load_settings(stack.gateway.config))
+    now = runtime.clock.now()
+    for n, grant in enumerate(grants):
+        expires_in = int(grant["expires_in"])  # type: ignore[call-overload]
+        runtime.vault.store.save_tokens(
+            "hh", f"{prefix}:{n}",
+            TokenResponse(access_token=str(grant["access_token"]),
+                          refresh_token=str(grant["refresh_token"]), expires_in=expires_in),
+            Account(id=str(grant["account_id"]), name=None), now=now,
+            next_refresh_at=now + timedelta(seconds=expires_in))
+    runtime.engine.dispose()
+    return grants

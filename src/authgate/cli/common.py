@@ -34,9 +34,15 @@ def load(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        console.print(f"[red]configuration error[/red]: {exc.detail}", markup=True,
-                      highlight=False)
+        report_config_error(exc)
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def report_config_error(exc: ConfigError) -> None:
+    """One problem per line, never wrapped: people grep for the key."""
+    for problem in exc.detail.split("; "):
+        console.print(f"[red]configuration error[/red]: {problem}", highlight=False,
+                      soft_wrap=True)
 
 
 @contextmanager
@@ -45,10 +51,10 @@ def failures_exit() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        console.print(f"[red]configuration error[/red]: {exc.detail}", highlight=False)
+        report_config_error(exc)
         raise typer.Exit(EXIT_USAGE) from None
     except AuthgateError as exc:
-        console.print(f"[red]{exc.error}[/red]: {exc.detail}", highlight=False)
+        console.print(f"[red]{exc.error}[/red]: {exc.detail}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE) from None
 
 

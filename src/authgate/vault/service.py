@@ -157,6 +157,10 @@ class Vault:
         now = self.clock.now()
         if not may_refresh_now(provider.refresh_rule, expires_at=conn.expires_at, now=now):
             return conn
+        # A claim left by a process that died mid-refresh: the provider may already have used
+        # the refresh token. Sending it once more is the only way to find out; a single-use
+        # provider then answers "already refreshed" and the connection needs its owner again.
+        recovering = conn.refresh_started_at is not None
         claimed = await anyio.to_thread.run_sync(
             lambda: self.store.claim_refresh(conn, now=now, lease=self.lease))
         if not claimed:
@@ -177,8 +181,12 @@ class Vault:
             raise ProviderError(exc.detail, transient=True, error=exc.error,
                                 retry_after=(later - self.clock.now()).total_seconds()) from None
         except NeedsReauth as exc:
-            await self._mark_needs_reauth(conn, exc.detail)
-            raise
+            reason = exc.detail
+            if recovering:
+                reason = ("a refresh was interrupted (authgate stopped) after the provider had "
+                          f"used the refresh token; connect again ({exc.detail})")
+            await self._mark_needs_reauth(conn, reason)
+            raise NeedsReauth(reason) from None
         except ProviderError as exc:
             if not exc.transient:
                 await self._mark_needs_reauth(conn, exc.detail)
