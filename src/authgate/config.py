@@ -265,6 +265,8 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
+        # A value and its "_file" form are one setting: whichever the override gives wins.
+        out.pop(key.removesuffix("_file") if key.endswith("_file") else f"{key}_file", None)
         if isinstance(value, Mapping) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
         else:

@@ -14,7 +14,8 @@ from authgate.secrets_util import digest, new_secret
 from authgate.store.models import ConnectSession
 
 # Owners are chosen by the bot ("tg:12345", "default"); keep them printable and URL-safe-ish.
-OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,200}$")
+# A leading underscore is reserved for authgate's own owners (e.g. the application token).
+OWNER_PATTERN = re.compile(r"^[A-Za-z0-9.:@+-][A-Za-z0-9._:@+-]{0,199}$")
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class ConnectLink:
 
 def check_owner(owner: str) -> str:
     if not OWNER_PATTERN.fullmatch(owner):
-        raise InvalidRequest("owner must be 1-200 characters of letters, digits and . _ : @ + -",
+        raise InvalidRequest("owner must be 1-200 characters of letters, digits and . _ : @ + - "
+                             "(not starting with _)",
                              error="invalid_owner")
     return owner
 

@@ -36,11 +36,14 @@ from authgate.protocol.refresh_policy import (
 )
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account, OAuth2Provider
+from authgate.providers.hh import HeadHunterProvider
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 from authgate.vault.export import EXPORT_OWNER, export_token
 
 log = logging.getLogger("authgate.vault")
 
+# The owner under which a provider's application token (client_credentials) is kept.
+APPLICATION_OWNER = "_application"
 # Ahead-of-expiry providers: a token with less left than this is refreshed before it is handed out.
 MIN_VALIDITY = timedelta(seconds=10)
 # On-demand refreshes retry transient failures this many times before giving up for the request.
@@ -103,6 +106,8 @@ class Vault:
     async def token(self, provider_name: str, owner: str) -> IssuedToken:
         """A token valid now, refreshing it first if the provider's rule allows and it is due."""
         provider = self.provider(provider_name)
+        if owner == APPLICATION_OWNER:
+            return await self.application_token(provider)
         conn, secrets = await anyio.to_thread.run_sync(
             self.store.get_with_secrets, provider_name, owner)
         for _ in range(ON_DEMAND_ATTEMPTS):
@@ -127,6 +132,31 @@ class Vault:
         raise ProviderUnavailable(
             f"{provider.display_name} is not answering and the stored token has expired",
             retry_after=30)
+
+    async def application_token(self, provider: OAuth2Provider) -> IssuedToken:
+        """hh.ru's application token: asked for once and kept, since asking again revokes the
+        previous one (which other processes may still be using)."""
+        if not isinstance(provider, HeadHunterProvider):
+            raise NotFound(f"{provider.display_name} has no application token")
+        existing = await anyio.to_thread.run_sync(self.store.get, provider.name, APPLICATION_OWNER)
+        if existing is None:
+            key = (provider.name, APPLICATION_OWNER)
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = asyncio.ensure_future(self._fetch_application_token(provider))
+                self._flights[key] = flight
+                flight.add_done_callback(lambda _t: self._flights.pop(key, None))
+            await asyncio.shield(flight)
+        conn, secrets = await anyio.to_thread.run_sync(
+            self.store.get_with_secrets, provider.name, APPLICATION_OWNER)
+        return IssuedToken(secrets.access_token, conn.token_type, conn.expires_at)
+
+    async def _fetch_application_token(self, provider: HeadHunterProvider) -> ConnectionView:
+        tokens = await provider.application_token(self.http)
+        # hh.ru's application token does not expire, whatever expires_in might say.
+        tokens = TokenResponse(access_token=tokens.access_token, token_type=tokens.token_type)
+        return await self.store_new_connection(
+            provider, APPLICATION_OWNER, tokens, Account(id=None, name="application"))
 
     def _needs_refresh(self, provider: OAuth2Provider, conn: ConnectionView,
                        now: datetime) -> bool:

@@ -1,0 +1,57 @@
+"""The look-alike and the vault in one process, sharing one fake clock: time moves on command.
+
+Requests go through ``httpx.ASGITransport`` into the real devidp application — a real HTTP
+exchange without sockets, not a mock of our own code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from authgate.clock import FrozenClock
+from authgate.config import ProviderSettings, Settings
+from authgate.devidp import DevIdpOptions, HhOptions, create_devidp_app
+from authgate.providers.hh import HeadHunterProvider
+from authgate.runtime import Runtime
+
+IDP = "http://devidp.test"
+UA = "AuthgateTests/1.0 (tests@example.com)"
+
+
+@dataclass
+class InProcess:
+    clock: FrozenClock
+    runtime: Runtime
+    provider: HeadHunterProvider
+    idp: httpx.AsyncClient
+
+    async def control(self, path: str, body: dict[str, object] | None = None) -> object:
+        response = await (self.idp.post(f"/_devidp/{path}", json=body) if body is not None
+                          else self.idp.get(f"/_devidp/{path}"))
+        response.raise_for_status()
+        return response.json()
+
+
+def hh_settings(data_dir: Path, **extra: object) -> Settings:
+    provider = ProviderSettings(
+        kind="hh", client_id="DEVHHCLIENT", client_secret="dev-hh-secret", user_agent=UA,
+        authorize_url=f"{IDP}/hh/oauth/authorize", token_url=f"{IDP}/hh/token",
+        api_base=f"{IDP}/hh", use=["connect"], **extra)  # type: ignore[arg-type]
+    return Settings(public_url="http://gw.test", data_dir=data_dir, providers={"hh": provider})
+
+
+def make_inprocess(tmp: Path, *, access_lifetime: float = 60.0) -> InProcess:
+    clock = FrozenClock()
+    app = create_devidp_app(DevIdpOptions(
+        base_url=IDP, hh=HhOptions(redirect_uris=["http://gw.test/"],
+                                   access_lifetime=access_lifetime),
+        clock=lambda: clock.now().timestamp()))
+    transport = httpx.ASGITransport(app=app)
+    runtime = Runtime.open(hh_settings(tmp / "data"), clock=clock, transport=transport)
+    provider = runtime.providers["hh"]
+    assert isinstance(provider, HeadHunterProvider)
+    idp = httpx.AsyncClient(transport=transport, base_url=IDP)
+    return InProcess(clock=clock, runtime=runtime, provider=provider, idp=idp)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from authgate.config import load_settings
+from authgate.errors import ConfigError
+
+HH = '[providers.hh]\nkind = "hh"\nclient_id = "id"\nuser_agent = "A/1.0 (a@example.com)"\n'
+
+
+def test_file_env_and_secret_files(tmp_path):
+    secret = tmp_path / "hh.secret"
+    secret.write_text("from-file\n")
+    config = tmp_path / "authgate.toml"
+    config.write_text('data_dir = "data"\n[session]\nlifetime = "12h"\n' + HH
+                      + f'client_secret_file = "{secret}"\n')
+    settings = load_settings(config, {})
+    assert settings.providers["hh"].client_secret == "from-file"
+    assert settings.session.lifetime == timedelta(hours=12)
+    assert settings.data_dir == tmp_path / "data"  # relative to the file
+    assert settings.providers["hh"].use == ["connect"]
+    assert settings.redirect_uri("hh") == "http://127.0.0.1:8000/auth/hh/callback"
+
+    env = {"AUTHGATE_PROVIDERS__HH__CLIENT_SECRET": "from-env",
+           "AUTHGATE_SESSION__LIFETIME": "90s", "AUTHGATE_TRUSTED_PROXIES": '["10.0.0.1"]',
+           "AUTHGATE_PUBLIC_URL": "https://auth.example.com"}
+    settings = load_settings(config, env)
+    assert settings.providers["hh"].client_secret == "from-env"
+    assert settings.session.lifetime == timedelta(seconds=90)
+    assert settings.trusted_proxies == ["10.0.0.1"]
+    assert settings.is_https
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), [
+    ('public_url = "ftp://x"\n', {}, "public_url"),
+    ('listen = "8000"\n', {}, "listen"),
+    ('[session]\nlifetime = "soon"\n', {}, "session.lifetime"),
+    ("bogus = 1\n", {}, "bogus: unknown key"),
+    (HH + "colour = 1\n", {}, "providers.hh.colour: unknown key"),
+    ('[providers.z]\nkind = "oidc"\nclient_id = "c"\n', {}, "needs issuer"),
+    ("", {"AUTHGATE_SESSION__NOPE": "1"}, "environment: session.nope: unknown key"),
+    (HH + 'callback_path = "//evil"\n', {}, "callback_path"),
+])
+def test_bad_values_name_the_key_and_the_source(tmp_path, text, env, expected):
+    config = tmp_path / "authgate.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env)
+    assert expected in info.value.detail
+    if not env:
+        assert str(config) in info.value.detail
+
+
+def test_missing_secret_file_is_named(tmp_path):
+    config = tmp_path / "authgate.toml"
+    config.write_text(HH + 'client_secret_file = "/nonexistent/secret"\n')
+    with pytest.raises(ConfigError, match="client_secret_file"):
+        load_settings(config, {})
