@@ -112,14 +112,14 @@ def hh_provider_config(devidp_url: str, **extra: str) -> str:
 
 class Gateway(Process):
     def __init__(self, tmp: Path, *, port: int | None = None, body: str = "",
-                 http_timeout: str = "2s") -> None:
+                 http_timeout: str = "2s", top: str = "") -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp / "data"
         self.config = tmp / "authgate.toml"
         self.config.write_text(
             f'public_url = "{self.url}"\nlisten = "127.0.0.1:{self.port}"\n'
-            f'data_dir = "{self.data_dir}"\n'
+            f'data_dir = "{self.data_dir}"\n{top}'
             f'[vault]\nhttp_timeout = "{http_timeout}"\nrefresh_jitter = "1s"\n' + body)
         super().__init__([*AUTHGATE, "serve", "--config", str(self.config)],
                          tmp / "gateway.log", f"{self.url}/healthz")

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from tests.vault.conftest import seed_connections
+from tests.stacks import seed_connections
 
 CONNECTIONS = 500
 CONCURRENCY = 16

@@ -1,3 +1,5 @@
+"""A devidp + gateway pair with an API key: the vault's usual test stack."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -20,11 +22,13 @@ class Stack:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
-def make_stack(tmp: Path, *, access_lifetime: float, extra: str = "") -> Stack:
+def make_stack(tmp: Path, *, access_lifetime: float, extra: str = "",
+               database_url: str = "") -> Stack:
     port = free_port()
     devidp = DevIdp(tmp, gateway_url=f"http://127.0.0.1:{port}",
                     access_lifetime=access_lifetime).start()
-    gateway = Gateway(tmp, port=port, body=hh_provider_config(devidp.url) + extra)
+    top = f'database_url = "{database_url}"\n' if database_url else ""
+    gateway = Gateway(tmp, port=port, body=hh_provider_config(devidp.url) + extra, top=top)
     api_key = gateway.create_api_key()
     gateway.start()
     return Stack(devidp, gateway, api_key)
@@ -34,8 +38,10 @@ def make_stack(tmp: Path, *, access_lifetime: float, extra: str = "") -> Stack:
 def stack_factory(tmp_path: Path) -> Iterator[object]:
     made: list[Stack] = []
 
-    def factory(access_lifetime: float = 1209600, extra: str = "") -> Stack:
-        stack = make_stack(tmp_path, access_lifetime=access_lifetime, extra=extra)
+    def factory(access_lifetime: float = 1209600, extra: str = "",
+                database_url: str = "") -> Stack:
+        stack = make_stack(tmp_path, access_lifetime=access_lifetime, extra=extra,
+                           database_url=database_url)
         made.append(stack)
         return stack
 
