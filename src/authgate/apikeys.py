@@ -7,6 +7,7 @@ comparison is constant-time anyway.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,9 @@ from authgate.secrets_util import digest, new_secret, same
 from authgate.store.models import ApiKey
 
 PREFIX = "agk_"
+# A key checked within this many seconds is not looked up again (the token API's hot path);
+# a revocation made by another process takes effect within it.
+CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,16 @@ def _view(row: ApiKey) -> ApiKeyView:
 class ApiKeys:
     def __init__(self, db: sessionmaker[Session]) -> None:
         self._db = db
+        self._recent: dict[str, tuple[ApiKeyView, float]] = {}
+
+    def cached(self, presented: str | None) -> ApiKeyView | None:
+        """A key that passed ``authenticate`` moments ago, without a database round trip."""
+        if not presented:
+            return None
+        hit = self._recent.get(digest(presented))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
 
     def create(self, name: str, *, now: datetime) -> tuple[str, ApiKeyView]:
         key = PREFIX + new_secret()
@@ -58,6 +72,7 @@ class ApiKeys:
                                .values(revoked_at=now))
             if not result.rowcount:  # type: ignore[attr-defined]
                 raise NotFound(f"no active API key with id {key_id}")
+        self._recent.clear()
 
     def authenticate(self, presented: str | None) -> ApiKeyView:
         if not presented:
@@ -67,4 +82,8 @@ class ApiKeys:
             row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hashed))
             if row is None or not same(row.key_hash, hashed) or row.revoked_at is not None:
                 raise Unauthorized("the API key is not valid", error="invalid_api_key")
-            return _view(row)
+            view = _view(row)
+        if len(self._recent) > 10_000:
+            self._recent.clear()
+        self._recent[hashed] = (view, time.monotonic() + CACHE_SECONDS)
+        return view

@@ -14,7 +14,7 @@ from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh
 
 
 def test_token_status_refresh(stack_factory):
-    stack = stack_factory(access_lifetime=6)
+    stack = stack_factory(access_lifetime=12)
     connect_hh(stack.gateway.url, stack.api_key, owner="default")
     connected = time.monotonic()
     token = stack.gateway.cli("token", "hh").stdout
@@ -26,7 +26,7 @@ def test_token_status_refresh(stack_factory):
     assert "hh" in status and "default" in status and "active" in status
 
     stack.gateway.stop()  # no engine: refresh --due must do the work
-    time.sleep(max(0.0, 6.2 - (time.monotonic() - connected)))
+    time.sleep(max(0.0, 12.2 - (time.monotonic() - connected)))
     done = stack.gateway.cli("refresh", "--due").stdout
     assert "refreshed 1" in done
     assert stack.gateway.cli("token", "hh").stdout != token

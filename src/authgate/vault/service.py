@@ -49,6 +49,9 @@ MIN_VALIDITY = timedelta(seconds=10)
 # On-demand refreshes retry transient failures this many times before giving up for the request.
 ON_DEMAND_ATTEMPTS = 3
 ON_DEMAND_MAX_WAIT = 5.0
+# Issued tokens are served from memory this long (if they stay valid past it); every change
+# this process makes to a connection drops its entry at once.
+TOKEN_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class Vault:
         self.clock = clock
         self.settings = settings
         self._flights: dict[tuple[str, str], asyncio.Task[ConnectionView]] = {}
+        self._issued: dict[tuple[str, str], tuple[IssuedToken, datetime]] = {}
+        self._reads: dict[tuple[str, str], asyncio.Task[IssuedToken]] = {}
         self._semaphore = asyncio.Semaphore(settings.refresh_concurrency)
 
     @property
@@ -94,6 +99,7 @@ class Vault:
     async def store_new_connection(self, provider: OAuth2Provider, owner: str,
                                    tokens: TokenResponse, account: Account) -> ConnectionView:
         now = self.clock.now()
+        self.forget(provider.name, owner)
         conn = await anyio.to_thread.run_sync(lambda: self.store.save_tokens(
             provider.name, owner, tokens, account, now=now,
             next_refresh_at=self._plan(provider, tokens, now)))
@@ -108,6 +114,33 @@ class Vault:
         provider = self.provider(provider_name)
         if owner == APPLICATION_OWNER:
             return await self.application_token(provider)
+        key = (provider_name, owner)
+        hit = self._issued.get(key)
+        if hit is not None and self.clock.now() < hit[1]:
+            return hit[0]
+        # Concurrent misses for one connection share one database read (and one refresh).
+        read = self._reads.get(key)
+        if read is None:
+            read = asyncio.ensure_future(self._token(provider, owner))
+            self._reads[key] = read
+            read.add_done_callback(lambda _t: self._reads.pop(key, None))
+        issued = await asyncio.shield(read)
+        now = self.clock.now()
+        keep_until = now + timedelta(seconds=TOKEN_CACHE_SECONDS)
+        if issued.expires_at is None or issued.expires_at > keep_until + MIN_VALIDITY:
+            self._issued[(provider_name, owner)] = (issued, keep_until)
+        return issued
+
+    def forget(self, provider_name: str, owner: str) -> None:
+        """Drop a cached token after anything changed the connection."""
+        self._issued.pop((provider_name, owner), None)
+
+    async def disconnect(self, provider_name: str, owner: str) -> bool:
+        self.forget(provider_name, owner)
+        return await anyio.to_thread.run_sync(self.store.delete, provider_name, owner)
+
+    async def _token(self, provider: OAuth2Provider, owner: str) -> IssuedToken:
+        provider_name = provider.name
         conn, secrets = await anyio.to_thread.run_sync(
             self.store.get_with_secrets, provider_name, owner)
         for _ in range(ON_DEMAND_ATTEMPTS):
@@ -180,7 +213,10 @@ class Vault:
 
     async def _refresh_once(self, conn: ConnectionView, *, on_demand: bool) -> ConnectionView:
         async with self._semaphore:
-            return await self._refresh_claimed(conn, on_demand=on_demand)
+            try:
+                return await self._refresh_claimed(conn, on_demand=on_demand)
+            finally:
+                self.forget(conn.provider, conn.owner)
 
     async def _refresh_claimed(self, conn: ConnectionView, *, on_demand: bool) -> ConnectionView:
         provider = self.provider(conn.provider)

@@ -18,7 +18,9 @@ from authgate.web.deps import bearer, json_body, runtime_of
 
 async def _authenticate(request: Request) -> None:
     runtime = runtime_of(request)
-    await anyio.to_thread.run_sync(runtime.apikeys.authenticate, bearer(request))
+    key = bearer(request)
+    if runtime.apikeys.cached(key) is None:
+        await anyio.to_thread.run_sync(runtime.apikeys.authenticate, key)
 
 
 def iso(value: Any) -> str | None:
@@ -71,7 +73,7 @@ async def delete_connection(request: Request) -> Response:
     await _authenticate(request)
     runtime = runtime_of(request)
     provider, owner = request.path_params["provider"], request.path_params["owner"]
-    if not await anyio.to_thread.run_sync(runtime.vault.store.delete, provider, owner):
+    if not await runtime.vault.disconnect(provider, owner):
         raise NotFound(f"no {provider} connection for owner {owner!r}")
     return Response(status_code=204)
 

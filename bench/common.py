@@ -1,0 +1,61 @@
+"""Shared pieces of the benchmarks: real processes on loopback, wrk, process memory."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.stacks import Stack, make_stack  # noqa: E402
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p99_ms: float
+
+    def __str__(self) -> str:
+        return f"{self.requests_per_second:,.0f} req/s, p99 {self.p99_ms:.1f} ms"
+
+
+def wrk(url: str, *, connections: int = 200, seconds: int = 10,
+        headers: dict[str, str] | None = None) -> WrkResult:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    assert p99, out
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx.group(1)} error responses during the run")
+    return WrkResult(rps, float(p99.group(1)) * scale)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn runs in the child)."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def stack(access_lifetime: float = 1209600, extra: str = "") -> Stack:
+    return make_stack(Path(tempfile.mkdtemp(prefix="authgate-bench-")),
+                      access_lifetime=access_lifetime, extra=extra)
