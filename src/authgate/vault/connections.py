@@ -130,7 +130,9 @@ class ConnectionStore:
             s.flush()
             return ConnectionView.of(row)
 
-    def claim_refresh(self, conn: ConnectionView, *, now: datetime, lease: timedelta) -> bool:
+    def claim_refresh(self, conn: ConnectionView, *, now: datetime,
+                      lease: timedelta) -> Secrets | None:
+        """Claim the refresh; the winner gets the tokens it needs, in the same transaction."""
         with self._db.begin() as s:
             result = s.execute(
                 update(Connection)
@@ -140,7 +142,10 @@ class ConnectionStore:
                            Connection.refresh_started_at < now - lease))
                 .values(refresh_started_at=now)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+            row = s.get(Connection, conn.id)
+            return self._decrypt(row) if row is not None else None
 
     def complete_refresh(self, conn: ConnectionView, tokens: TokenResponse, *, now: datetime,
                          next_refresh_at: datetime | None) -> ConnectionView:

@@ -52,6 +52,8 @@ ON_DEMAND_MAX_WAIT = 5.0
 # Issued tokens are served from memory this long (if they stay valid past it); every change
 # this process makes to a connection drops its entry at once.
 TOKEN_CACHE_SECONDS = 5.0
+# Connections taken per engine pass; a full pass is followed at once by the next one.
+PASS_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -227,13 +229,11 @@ class Vault:
         # the refresh token. Sending it once more is the only way to find out; a single-use
         # provider then answers "already refreshed" and the connection needs its owner again.
         recovering = conn.refresh_started_at is not None
-        claimed = await anyio.to_thread.run_sync(
+        secrets = await anyio.to_thread.run_sync(
             lambda: self.store.claim_refresh(conn, now=now, lease=self.lease))
-        if not claimed:
+        if secrets is None:
             # Another worker or process holds the claim (or the row changed): wait for it.
             return await self._await_other_refresher(conn)
-        _, secrets = await anyio.to_thread.run_sync(
-            self.store.get_with_secrets, conn.provider, conn.owner)
         if secrets.refresh_token is None:
             await self._release(conn, retry_at=None, error=None, count=False)
             return conn
@@ -268,8 +268,8 @@ class Vault:
         updated = await anyio.to_thread.run_sync(lambda: self.store.complete_refresh(
             conn, tokens, now=done, next_refresh_at=self._plan(provider, tokens, done)))
         REFRESHES.labels(conn.provider, "ok").inc()
-        log.info("refreshed provider=%s owner=%s on_demand=%s", conn.provider, conn.owner,
-                 on_demand)
+        log.debug("refreshed provider=%s owner=%s on_demand=%s", conn.provider, conn.owner,
+                  on_demand)
         await self._export(provider, updated, tokens.access_token)
         return updated
 
@@ -317,7 +317,7 @@ class Vault:
             expires_at=conn.expires_at, now=now))
 
     # -- the engine -------------------------------------------------------------------------
-    async def refresh_due(self, *, limit: int = 1000) -> dict[str, int]:
+    async def refresh_due(self, *, limit: int = PASS_LIMIT) -> dict[str, int]:
         """One pass over due connections, with bounded concurrency. Returns counts by outcome."""
         due = await anyio.to_thread.run_sync(
             lambda: self.store.due(self.clock.now(), lease=self.lease, limit=limit))
@@ -340,6 +340,7 @@ class Vault:
     async def run_engine(self, *, idle: float = 1.0) -> None:
         """Refresh due connections until cancelled."""
         while True:
+            counts = {}
             try:
                 counts = await self.refresh_due()
                 if any(counts.values()):
@@ -348,4 +349,5 @@ class Vault:
             except Exception:
                 # The engine must outlive a database hiccup; the next pass tries again.
                 log.exception("refresh pass failed")
-            await anyio.sleep(idle)
+            if sum(counts.values()) < PASS_LIMIT:
+                await anyio.sleep(idle)
