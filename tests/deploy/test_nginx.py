@@ -1,0 +1,193 @@
+"""The generated nginx site, checked by nginx itself and exercised with real requests.
+
+Upstreams are a header-echoing app and a stand-in for authgate (see ``servers.py``): these tests
+check nginx's wiring, not authgate's verification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from authgate.deploy.nginx import (
+    NginxSiteOptions,
+    ProtectedApp,
+    nginx_test,
+    parse_protect,
+    render_nginx_site,
+    write_self_signed_cert,
+    write_standalone_conf,
+)
+from authgate.deploy.templating import DeployError
+from tests.deploy.servers import Nginx, StandInGateway, ThreadedServer, echo_app, nginx_binary
+from tests.harness import free_port
+
+needs_nginx = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+pytestmark = [pytest.mark.nginx, needs_nginx]
+
+DOMAIN = "auth.test"
+
+
+@pytest.mark.parametrize("tls", ["terminated-upstream", "certbot", "none"])
+def test_nginx_accepts_the_site(tmp_path: Path, tls: str) -> None:
+    cert, key = write_self_signed_cert(tmp_path / "certs", DOMAIN)
+    site = render_nginx_site(NginxSiteOptions(
+        domain=DOMAIN, tls=tls,  # type: ignore[arg-type]
+        listen_host="127.0.0.1", listen_port=free_port(), http_port=free_port(),
+        log_dir=str(tmp_path), ssl_certificate=str(cert), ssl_certificate_key=str(key),
+        protect=[("grafana", "127.0.0.1:3000"), ProtectedApp("admin", "http://[::1]:9000/",
+                                                             "admin")],
+        callback_paths=["/callback", "/oauth/hh/done"]))
+    (tmp_path / "tmp").mkdir()
+    result = nginx_test(write_standalone_conf(site, tmp_path), tmp_path)
+    assert result.ok, result.output
+    assert "[warn]" not in result.output, result.output
+
+
+def test_refuses_values_that_would_break_the_config() -> None:
+    for bad in [dict(domain="a.test; include /etc/passwd"), dict(domain="a.test", log_dir="x y"),
+                dict(domain="a.test", protect=[("login", "127.0.0.1:1")]),
+                dict(domain="a.test", protect=[("app", "127.0.0.1:1;")]),
+                dict(domain="a.test", callback_paths=["/cb{"])]:
+        with pytest.raises(DeployError):
+            render_nginx_site(NginxSiteOptions(**bad))  # type: ignore[arg-type]
+    assert parse_protect("grafana:admin=http://127.0.0.1:3000/") == ProtectedApp(
+        "grafana", "http://127.0.0.1:3000/", "admin")
+
+
+@dataclass
+class Site:
+    tls: str
+    nginx: Nginx
+    gateway: StandInGateway
+
+    def client(self, **headers: str) -> httpx.Client:
+        return httpx.Client(base_url=self.nginx.url, headers={"Host": DOMAIN, **headers},
+                            follow_redirects=False, timeout=5)
+
+
+@pytest.fixture(scope="module", params=["terminated-upstream", "none"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("nginx")
+    gateway = StandInGateway()
+    gateway_server = ThreadedServer(gateway.app()).start()
+    app_server = ThreadedServer(echo_app()).start()
+    port = free_port()
+    site_text = render_nginx_site(NginxSiteOptions(
+        domain=DOMAIN, tls=request.param, listen_host="127.0.0.1", listen_port=port,
+        authgate_upstream=f"127.0.0.1:{gateway_server.port}", log_dir=str(tmp),
+        callback_paths=["/callback"],
+        protect=[("app", app_server.url), ("stripped", app_server.url + "/"),
+                 ProtectedApp("admins", app_server.url, "admin")]))
+    nginx = Nginx(site_text, tmp, port).start()
+    yield Site(request.param, nginx, gateway)
+    nginx.stop()
+    app_server.stop()
+    gateway_server.stop()
+
+
+def headers_of(response: httpx.Response) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in response.json()["headers"]:
+        out.setdefault(key.lower(), []).append(value)
+    return out
+
+
+def last_verify(site: Site) -> dict[str, list[str]]:
+    call: dict[str, Any] = site.gateway.verify_calls[-1]
+    out: dict[str, list[str]] = {}
+    for key, value in call["headers"]:
+        out.setdefault(key.lower(), []).append(value)
+    return out
+
+
+def test_anonymous_request_is_sent_to_sign_in(site: Site) -> None:
+    with site.client() as c:
+        r = c.get("/app/reports/7?tab=a")
+        assert r.status_code == 302
+        # Relative, so the browser keeps https:// behind a TLS terminator.
+        assert r.headers["location"] == "/login?next=/app/reports/7?tab=a"
+        assert c.get("/app").headers["location"] == "/app/"
+        assert c.get("/metrics").status_code == 403  # scraped at authgate's own address
+
+
+def test_app_gets_identity_from_verify_never_from_the_client(site: Site) -> None:
+    forged = {"X-Auth-Request-User": "mallory", "X-Auth-Request-Role": "admin",
+              "X-Forwarded-Uri": "/forged", "X-Original-URI": "/forged",
+              "X-Forwarded-Host": "evil.test", "X-Forwarded-Proto": "gopher",
+              "X-Forwarded-For": "198.51.100.7", "Forwarded": "for=198.51.100.7"}
+    with site.client(**forged) as c:
+        r = c.get("/app/page?x=1",
+                  headers={"Cookie": "standin=allow; authgate_session=JWT.SECRET; theme=dark"})
+    assert r.status_code == 200, r.text
+    app = headers_of(r)
+    assert r.json()["path"] == "/app/page"
+    assert app["x-auth-request-user"] == ["alice"]
+    assert app["x-auth-request-role"] == ["user"]
+    assert app["x-auth-request-email"] == ["alice@example.com"]
+    assert "x-forwarded-uri" not in app and "x-original-uri" not in app
+    assert "forwarded" not in app
+    assert app["x-forwarded-host"] == [DOMAIN]
+    assert app["x-forwarded-prefix"] == ["/app"]
+    assert app["x-forwarded-proto"] == ["https" if site.tls == "terminated-upstream" else "http"]
+    assert app["x-forwarded-for"][0].split(",")[-1].strip() == "127.0.0.1"
+    if site.tls == "none":  # at the edge the client's list is dropped entirely
+        assert app["x-forwarded-for"] == ["127.0.0.1"]
+    # The app gets its cookies, not authgate's session.
+    assert "JWT.SECRET" not in app["cookie"][0]
+    assert "theme=dark" in app["cookie"][0] and "standin=allow" in app["cookie"][0]
+
+    verify = last_verify(site)
+    assert verify["x-forwarded-uri"] == ["/app/page?x=1"]
+    assert verify["x-original-uri"] == ["/app/page?x=1"]
+    assert verify["x-original-method"] == ["GET"]
+    assert "x-auth-request-user" not in verify and "x-auth-request-role" not in verify
+    assert "JWT.SECRET" in verify["cookie"][0]  # authgate needs its session cookie
+    assert "content-length" not in verify or verify["content-length"] == ["0"]
+
+
+def test_prefix_stripping_and_roles(site: Site) -> None:
+    with site.client(Cookie="standin=allow") as c:
+        stripped = c.get("/stripped/deep/path")
+        assert stripped.status_code == 200
+        assert stripped.json()["path"] == "/deep/path"
+        assert c.get("/admins/x").status_code == 403
+    assert site.gateway.verify_calls[-1]["query"] == "role=admin"
+
+
+def test_codes_never_reach_the_logs(site: Site) -> None:
+    with site.client() as c:
+        for path in ["/auth/zitadel/callback?code=SECRET123&state=s",
+                     "/api/auth/oidc/zitadel/callback?code=SECRET123&state=s",
+                     "/callback?code=SECRET123&state=s",
+                     "/connect/hh?session=SECRET123"]:
+            r = c.get(path)
+            assert r.status_code == 200, r.text
+            # ... while the gateway itself still gets the query string.
+            assert "SECRET123" in r.json()["query"]
+    site.nginx.stop()  # flush and close every log
+    site.nginx.start()
+    logs = site.nginx.logs()
+    assert "SECRET123" not in logs
+    callbacks = (site.nginx.workdir / "authgate-auth_test.callbacks.log").read_text()
+    assert "GET /auth/zitadel/callback HTTP/1.1" in callbacks
+    assert "GET /callback HTTP/1.1" in callbacks
+    assert "/connect/" not in callbacks
+
+
+def test_login_burst_is_limited(site: Site) -> None:
+    with site.client() as c:
+        statuses = [c.get("/login").status_code for _ in range(40)]
+        assert statuses[0] == 200
+        assert statuses.count(429) >= 10, statuses
+        if site.tls == "terminated-upstream":
+            # The client is the terminator's last X-Forwarded-For entry: another one has its
+            # own allowance.
+            other = c.get("/login", headers={"X-Forwarded-For": "203.0.113.9"})
+            assert other.status_code == 200
