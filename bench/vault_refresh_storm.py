@@ -2,7 +2,7 @@
 hh.ru look-alike with 20 ms added latency, as a ratio to a bare httpx client sending the same
 10 000 refreshes with the same concurrency (the floor set by the provider).
 
-Run: .venv/bin/python bench/vault_refresh_storm.py [count]"""
+Run: .venv/bin/python -m bench.vault_refresh_storm [count]"""
 
 from __future__ import annotations
 

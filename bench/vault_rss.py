@@ -64,7 +64,8 @@ def measure(count: int) -> tuple[float, float]:
 
 def main() -> None:
     base_idle, base_listed = measure(0)
-    print(f"{'connections':>12} {'RSS idle':>10} {'ratio':>6} {'RSS after listing':>18} {'ratio':>6}")
+    print(f"{'connections':>12} {'RSS idle':>10} {'ratio':>6} "
+          f"{'RSS after listing':>18} {'ratio':>6}")
     print(f"{0:>12} {base_idle:>8.1f}Mi {1:>6.2f} {base_listed:>16.1f}Mi {1:>6.2f}")
     for count in (10_000, 100_000):
         idle, listed = measure(count)

@@ -1,5 +1,5 @@
 """Token API throughput and p99 at 200 concurrent clients, as a ratio to /healthz of the same
-server in the same run.  Run: .venv/bin/python bench/vault_token_api.py"""
+server in the same run.  Run: .venv/bin/python -m bench.vault_token_api"""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ def main() -> None:
         token = wrk(f"{url}/api/v1/connections/hh/bench:0/token", headers=s.auth)
         print(f"trivial endpoint /healthz : {baseline}")
         print(f"token API                 : {token}")
-        print(f"ratio (token / trivial)   : throughput {token.requests_per_second / baseline.requests_per_second:.2f}, "
+        throughput = token.requests_per_second / baseline.requests_per_second
+        print(f"ratio (token / trivial)   : throughput {throughput:.2f}, "
               f"p99 {token.p99_ms / baseline.p99_ms:.2f}")
     finally:
         s.gateway.stop()

@@ -124,9 +124,11 @@ class Gateway(Process):
         super().__init__([*AUTHGATE, "serve", "--config", str(self.config)],
                          tmp / "gateway.log", f"{self.url}/healthz")
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True,
+            input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([*AUTHGATE, *args, "--config", str(self.config)],
-                                capture_output=True, text=True, env=self.env, timeout=60)
+                                capture_output=True, text=True, env=self.env, timeout=60,
+                                input=input_text)
         with self.log.open("a") as fh:  # CLI output is log output too, for the secret greps
             fh.write(result.stderr)
         if check and result.returncode != 0:

@@ -1,0 +1,89 @@
+"""``authgate demo``: starts with nothing configured, answers on its URLs, stops on Ctrl+C, and
+reuses its directory the next time."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.demo_harness import DemoProcess, free_base_port
+from tests.harness import AUTHGATE
+
+
+def test_demo_runs_stops_and_reuses_its_data(tmp_path: Path) -> None:
+    directory = tmp_path / "authgate-demo"
+    first = DemoProcess(directory, free_base_port(), tmp_path / "demo1.log").start()
+    try:
+        for label, url in (("Console", f"{first.gateway}/console"),
+                           ("Sign in", f"{first.gateway}/login"),
+                           ("Sample panel", f"{first.panel}/")):
+            assert f"{label}" in first.text and url in first.text, first.text
+        password = first.admin_password()
+        assert password and len(password) >= 16, first.text
+
+        with httpx.Client(timeout=5) as http:
+            assert http.get(f"{first.gateway}/healthz").status_code == 200
+            assert http.get(f"{first.devidp}/healthz").status_code == 200
+            login = http.get(f"{first.gateway}/login")
+            assert login.status_code == 200
+            assert "ZITADEL (demo)" in login.text
+            # The console wants a session: to the sign-in page, and back afterwards.
+            console = http.get(f"{first.gateway}/console/connections")
+            assert console.status_code == 303
+            assert console.headers["location"].startswith("/login?next=")
+            panel = http.get(f"{first.panel}/")
+            assert panel.status_code == 200 and 'data-testid="panel-user"' in panel.text
+            # The protected panel page sends strangers to the gateway's sign-in page.
+            reports = http.get(f"{first.panel}/reports")
+            assert reports.status_code == 302
+            assert reports.headers["location"].startswith(f"{first.gateway}/login?next=")
+            # The config the banner offers to other commands describes this demo.
+            config = (directory / "authgate.toml").read_text()
+            assert 'display_name = "HeadHunter (demo)"' in config
+            assert f'public_url = "{first.gateway}"' in config
+        assert "access tokens live 120 s" in first.text
+
+        started = time.monotonic()
+        assert first.interrupt() == 0
+        assert time.monotonic() - started < 5
+        assert "stopped" in first.text
+    finally:
+        first.stop()
+
+    state = json.loads((directory / "devidp-state.json").read_text())
+    assert state["version"] == 1
+    assert (directory / "authgate.db").exists()
+    assert oct((directory / "authgate.db").stat().st_mode & 0o777) == "0o600"
+
+    second = DemoProcess(directory, free_base_port(), tmp_path / "demo2.log").start()
+    try:
+        assert second.admin_password() is None
+        assert "admin exists" in second.text
+    finally:
+        assert second.interrupt() == 0
+
+    third = DemoProcess(directory, free_base_port(), tmp_path / "demo3.log",
+                        ["--reset-admin-password"]).start()
+    try:
+        renewed = third.admin_password()
+        assert renewed and renewed != password
+    finally:
+        assert third.interrupt() == 0
+
+
+def test_demo_refuses_a_busy_port(tmp_path: Path) -> None:
+    base = free_base_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", base + 1))
+        busy.listen()
+        result = subprocess.run(
+            [*AUTHGATE, "demo", "--dir", str(tmp_path / "d"), "--port", str(base)],
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {base + 1}" in result.stderr
+    assert "--port" in result.stderr

@@ -1,0 +1,110 @@
+"""``authgate demo`` as a subprocess for tests: start it on free ports, read what it prints,
+stop it with Ctrl+C (SIGINT) as a person would."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.harness import AUTHGATE
+
+READY_LINE = "Press Ctrl+C to stop."
+
+
+def free_base_port() -> int:
+    """A port P with P, P+1 and P+2 free (the demo's three servers); random, so parallel test
+    workers rarely even try the same one."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        held: list[socket.socket] = []
+        try:
+            for port in (base, base + 1, base + 2):
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no three consecutive free ports found")
+
+
+@dataclass
+class DemoProcess:
+    directory: Path
+    base_port: int
+    log: Path
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[str] | None = None
+    output: list[str] = field(default_factory=list)
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def gateway(self) -> str:
+        return f"http://127.0.0.1:{self.base_port}"
+
+    @property
+    def devidp(self) -> str:
+        return f"http://127.0.0.1:{self.base_port + 1}"
+
+    @property
+    def panel(self) -> str:
+        return f"http://127.0.0.1:{self.base_port + 2}"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def start(self, timeout: float = 30.0) -> DemoProcess:
+        args = [*AUTHGATE, "demo", "--dir", str(self.directory), "--port", str(self.base_port),
+                *self.extra_args]
+        # stderr (the log) to a file; stdout (the banner) through a pipe, read by a thread so
+        # that the demo never blocks on a full pipe.
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                         env={**os.environ, "COLUMNS": "200"})
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"demo exited with {self.proc.returncode}:\n{self.text}\n"
+                                   f"{self.log.read_text(errors='replace')[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"demo did not print its URLs in {timeout}s:\n{self.text}")
+        return self
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if line.strip() == READY_LINE:
+                self._ready.set()
+
+    def admin_password(self) -> str | None:
+        match = re.search(r"Admin account\s+admin / (\S+)", self.text)
+        return match.group(1) if match else None
+
+    def interrupt(self, timeout: float = 10.0) -> int:
+        """Ctrl+C; returns the exit code (raises if it does not stop in time)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
