@@ -1,0 +1,43 @@
+"""Smaller promises of the vault's surface: the registered-URI alias, ops endpoints, URLs."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.harness import approve_hh, assert_no_secrets
+
+
+def test_callback_path_alias_and_urls_we_build_carry_no_secrets(stack_factory):
+    stack = stack_factory(extra='callback_path = "/callback"\n')
+    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth)
+    link = api.post("/api/v1/connect-sessions", json={"provider": "hh", "owner": "alias"}).json()
+    built = [link["url"]]
+    with httpx.Client() as browser:
+        start = browser.get(link["url"])
+        authorize = httpx.URL(start.headers["location"])
+        built.append(str(authorize))
+        # The provider is sent back to the already-registered URI, not the default one.
+        assert authorize.params["redirect_uri"] == f"{stack.gateway.url}/callback"
+        back = approve_hh(browser, str(authorize), "10000001")
+        code = httpx.URL(back.headers["location"]).params["code"]
+        page = browser.get(back.headers["location"])
+        assert page.status_code == 200
+    token = api.get("/api/v1/connections/hh/alias/token").json()["access_token"]
+    assert_no_secrets(built, [token, code, stack.api_key, "dev-hh-secret"])
+    assert_no_secrets([stack.gateway.log_text()], [token, code, stack.api_key, "dev-hh-secret"])
+
+
+def test_health_readiness_and_metrics(stack_factory):
+    stack = stack_factory()
+    base = stack.gateway.url
+    assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
+    assert httpx.get(f"{base}/readyz").json() == {"status": "ready", "database": "ok"}
+    httpx.get(f"{base}/api/v1/connections", headers=stack.auth)
+    metrics = httpx.get(f"{base}/metrics").text
+    assert "authgate_http_request_seconds_bucket" in metrics
+    assert "authgate_refreshes_total" in metrics or "# TYPE authgate_refreshes" in metrics
+    missing = httpx.get(f"{base}/no/such/page", headers={"Accept": "text/html"})
+    assert missing.status_code == 404 and "<html" in missing.text
+    headers = missing.headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["referrer-policy"] == "no-referrer"
