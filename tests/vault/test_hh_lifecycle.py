@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import stat
+import threading
 import time
 
 import httpx
@@ -49,14 +50,22 @@ def test_connect_token_expiry_refresh_without_rule_violations(stack_factory):
 
 
 def test_fifty_concurrent_requests_at_expiry_share_one_refresh(stack_factory):
-    stack = stack_factory(access_lifetime=2)
+    stack = stack_factory(access_lifetime=3)
     connect_hh(stack.gateway.url, stack.api_key, owner="burst")
-    time.sleep(2.2)
-    before = stack.devidp.hh_stats()["refreshes_ok"]
     url = f"{stack.gateway.url}/api/v1/connections/hh/burst/token"
+    # One client shared by 50 threads: 50 connections ready before the moment of expiry.
+    client = httpx.Client(headers=stack.auth, timeout=30,
+                          limits=httpx.Limits(max_connections=60))
+    start = threading.Barrier(50)
+
+    def at_expiry(_: int) -> httpx.Response:
+        start.wait()
+        return client.get(url)
+
+    time.sleep(3.05)
+    before = stack.devidp.hh_stats()["refreshes_ok"]
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
-        answers = list(pool.map(lambda _: httpx.get(url, headers=stack.auth, timeout=30),
-                                range(50)))
+        answers = list(pool.map(at_expiry, range(50)))
     assert all(a.status_code == 200 for a in answers), {a.status_code for a in answers}
     tokens = {a.json()["access_token"] for a in answers}
     stats = stack.devidp.hh_stats()

@@ -1,0 +1,142 @@
+"""Assembling the development identity provider: one Starlette app, one port, two providers."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authgate.devidp.common import public_base
+from authgate.devidp.control import HhControl, OidcControl
+from authgate.devidp.hh import HhEndpoints
+from authgate.devidp.hh_faults import HhFaults
+from authgate.devidp.hh_model import HhModel
+from authgate.devidp.oidc import OidcEndpoints
+from authgate.devidp.oidc_keys import KeyRing
+from authgate.devidp.oidc_model import OidcModel
+from authgate.devidp.options import DevIdpOptions
+from authgate.devidp.state import StateFile
+
+log = logging.getLogger("authgate.devidp")
+access_log = logging.getLogger("authgate.devidp.access")
+
+
+@dataclass
+class DevIdpHandles:
+    """The live parts, on ``app.state.devidp``, for in-process inspection."""
+
+    hh: HhModel
+    hh_faults: HhFaults
+    oidc: OidcModel
+    oidc_endpoints: OidcEndpoints
+    keys: KeyRing
+
+
+class _Persistence:
+    """Writes the whole state after each change, when a state file is configured."""
+
+    def __init__(self, store: StateFile | None) -> None:
+        self.store = store
+        self.parts: dict[str, Callable[[], dict[str, Any]]] = {}
+
+    def changed(self) -> None:
+        # Parts are registered only after loading, so loading itself never writes.
+        if self.store is not None and self.parts:
+            self.store.save({name: part() for name, part in self.parts.items()})
+
+
+class _PathOnlyAccessLog:
+    """Access log without query strings: they carry id_token_hint and other secrets."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                access_log.info("%s %s %s", scope["method"], scope["path"], message["status"])
+            await send(message)
+
+        await self.app(scope, receive, send_logged)
+
+
+def create_devidp_app(options: DevIdpOptions) -> Starlette:
+    store = StateFile(options.state_file) if options.state_file else None
+    persist = _Persistence(store)
+    hh_model = HhModel(options.hh, options.clock, persist.changed)
+    oidc_model = OidcModel(options.oidc, options.clock, persist.changed)
+    saved = store.load() if store else None
+    if saved is not None:
+        hh_model.load_dict(saved.get("hh", {}))
+        oidc_model.load_dict(saved.get("oidc", {}))
+    if saved is not None and "oidc_keys" in saved:
+        keys = KeyRing.from_dict(saved["oidc_keys"])
+    else:
+        keys = KeyRing.generate()
+    persist.parts = {"hh": hh_model.to_dict, "oidc": oidc_model.to_dict, "oidc_keys": keys.to_dict}
+    if saved is None:
+        persist.changed()  # keep the new signing key even if nothing else happens
+
+    faults = HhFaults(options.hh.hang_seconds)
+    hh = HhEndpoints(options.hh, hh_model, faults, options.base_url)
+    oidc = OidcEndpoints(
+        options.oidc, oidc_model, keys, options.clock, options.base_url, persist.changed
+    )
+
+    async def index(request: Request) -> Response:
+        base = public_base(options.base_url, request)
+        return JSONResponse(
+            {
+                "hh": {
+                    "authorize_url": f"{base}/hh/oauth/authorize",
+                    "token_url": f"{base}/hh/token",
+                    "api_base": f"{base}/hh",
+                    "client_id": options.hh.client_id,
+                },
+                "oidc": {"issuer": f"{base}/oidc", "client_id": options.oidc.client_id},
+                "control": [f"{base}/_devidp/hh/stats", f"{base}/_devidp/oidc/stats"],
+            }
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Mount("/hh", routes=hh.routes()),
+            Mount("/oidc", routes=oidc.routes()),
+            Mount("/_devidp/hh", routes=HhControl(hh_model, faults).routes()),
+            Mount("/_devidp/oidc", routes=OidcControl(oidc, persist.changed).routes()),
+        ]
+    )
+    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys)
+    app.add_middleware(_PathOnlyAccessLog)
+    return app
+
+
+def run_devidp(options: DevIdpOptions, host: str = "127.0.0.1", port: int = 8800) -> None:
+    """Serve the devidp with uvicorn until interrupted."""
+    import uvicorn  # only needed when actually serving
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        log.warning("devidp listens on %s: its control API lets anyone mint tokens", host)
+    # uvicorn's own access log prints query strings (id_token_hint ...); ours does not.
+    uvicorn.run(create_devidp_app(options), host=host, port=port, access_log=False)
