@@ -82,14 +82,17 @@ def status(config: ConfigOption = None) -> None:
 
 
 def refresh(config: ConfigOption = None,
-            due: Annotated[bool, typer.Option("--due", help="one pass over due connections")]
-            = True) -> None:
-    """Refresh the connections that are due, once, and exit (for a systemd timer)."""
+            due: Annotated[bool, typer.Option(
+                "--due", help="only connections whose refresh time has come")] = False) -> None:
+    """Refresh connections once and exit: with --due, those that are due (for a systemd timer);
+    without, every one whose provider allows it now (hh.ru: only expired tokens)."""
     runtime = _open(config)
 
     async def go() -> dict[str, int]:
         try:
-            return await runtime.vault.refresh_due()
+            if due:
+                return await runtime.vault.refresh_due()
+            return await runtime.vault.refresh_all_allowed()
         finally:
             await runtime.aclose()
 
@@ -106,8 +109,9 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
     runtime = _open(config)
     with failures_exit():
         runtime.vault.provider(provider)
-        started = runtime.clock.now()
-        link = runtime.links.create(provider, owner, now=started,
+        before = runtime.vault.store.get(provider, owner)
+        generation = before.generation if before else 0
+        link = runtime.links.create(provider, owner, now=runtime.clock.now(),
                                     lifetime=runtime.settings.vault.connect_link_lifetime)
     out.print(f"Open this link to connect {provider} for {owner}:")
     out.print(f"{runtime.settings.public_url}/connect/{provider}?session={link.token}",
@@ -116,9 +120,8 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
     with console.status("waiting for the connection…"):
         while time.monotonic() < deadline:
             conn = runtime.vault.store.get(provider, owner)
-            if (conn is not None and conn.status == "active" and (
-                    conn.last_refresh_at or conn.created_at) >= started) or (
-                    conn is not None and conn.generation > 0 and conn.created_at >= started):
+            # Connecting stores new tokens, which always moves the generation on.
+            if conn is not None and conn.status == "active" and conn.generation > generation:
                 out.print(f"[green]connected[/green]: {conn.account_name or conn.account_id}")
                 asyncio.run(runtime.aclose())
                 return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -274,8 +275,9 @@ class Vault:
         return updated
 
     async def _await_other_refresher(self, conn: ConnectionView) -> ConnectionView:
-        deadline = self.clock.now() + self.lease
-        while self.clock.now() < deadline:
+        # A real wait for another process, so real time (the injected clock may stand still).
+        deadline = time.monotonic() + self.lease.total_seconds()
+        while time.monotonic() < deadline:
             current = await anyio.to_thread.run_sync(self.store.get, conn.provider, conn.owner)
             if current is None:
                 raise NotFound("the connection was removed")
@@ -321,6 +323,9 @@ class Vault:
         """One pass over due connections, with bounded concurrency. Returns counts by outcome."""
         due = await anyio.to_thread.run_sync(
             lambda: self.store.due(self.clock.now(), lease=self.lease, limit=limit))
+        return await self._refresh_many(due)
+
+    async def _refresh_many(self, connections: list[ConnectionView]) -> dict[str, int]:
         counts = {"ok": 0, "retry": 0, "needs_reauth": 0}
 
         async def one(conn: ConnectionView) -> None:
@@ -333,9 +338,19 @@ class Vault:
                 counts["retry"] += 1
 
         async with anyio.create_task_group() as tg:
-            for conn in due:
+            for conn in connections:
                 tg.start_soon(one, conn)
         return counts
+
+    async def refresh_all_allowed(self) -> dict[str, int]:
+        """Refresh every active connection whose provider allows it now (not only due ones)."""
+        now = self.clock.now()
+        rows = await anyio.to_thread.run_sync(self.store.list_connections)
+        allowed = [c for c in rows if c.status != NEEDS_REAUTH and c.next_refresh_at is not None
+                   and c.provider in self.providers
+                   and may_refresh_now(self.providers[c.provider].refresh_rule,
+                                       expires_at=c.expires_at, now=now)]
+        return await self._refresh_many(allowed)
 
     async def run_engine(self, *, idle: float = 1.0) -> None:
         """Refresh due connections until cancelled."""
