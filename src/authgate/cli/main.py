@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
-from authgate.cli import vault_cmd
+from authgate.cli import init_cmd, vault_cmd
 from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
 from authgate.logs import configure_logging
 
 app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 
+app.command("init")(init_cmd.init)
 app.command("token")(vault_cmd.token)
 app.command("status")(vault_cmd.status)
 app.command("refresh")(vault_cmd.refresh)
