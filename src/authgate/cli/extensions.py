@@ -6,4 +6,13 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    from authgate.cli.deploy_cmd import deploy_app, doctor
+
+    app.add_typer(deploy_app, name="deploy")
+    app.command("doctor")(doctor)
+    from authgate.cli.demo_cmd import demo
+
+    app.command("demo")(demo)
+    from authgate.cli import users_cmd
+
+    users_cmd.register(app)

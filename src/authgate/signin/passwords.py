@@ -1,0 +1,118 @@
+"""Local passwords: argon2id hashes, checks that take the same time whether or not the user exists,
+and the password formats a seed ``users.json`` may carry.
+
+Seed passwords: an argon2 hash (PHC string, or Django's ``argon2$…`` wrapping of one) is kept as
+is; a plaintext value is hashed with argon2id; any other *hash* format (bcrypt, crypt, PBKDF2,
+LDAP ``{SSHA}``, a bare hex digest) cannot be verified here, so it is refused: the user is imported
+without a password and the import report says so (``authgate users set-password`` gives one).
+Verifying bcrypt would need the ``bcrypt`` package; ``foreign_hash_kind`` is the place to hook it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# argon2-cffi's defaults are RFC 9106's second recommended option with argon2id: t=3, 64 MiB, p=4.
+_HASHER = PasswordHasher()
+_ARGON2 = re.compile(
+    r"^\$argon2(id|i|d)\$(v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$")
+
+# Hash formats people actually have in users.json files, by the shape of the string.
+_FOREIGN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$"), "bcrypt"),
+    (re.compile(r"^\$(1|5|6|md5|sha1|y|7|gy|scrypt)\$"), "crypt(3)"),
+    (re.compile(r"^\$pbkdf2[-\w]*\$"), "PBKDF2 (passlib)"),
+    (re.compile(r"^(pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|bcrypt|sha1|md5|scrypt|"
+                r"unsalted_md5|unsalted_sha1)\$"), "Django"),
+    (re.compile(r"^(pbkdf2:[\w:]+|scrypt:[\d:]+)\$"), "Werkzeug"),
+    (re.compile(r"^\{[A-Z0-9-]+\}"), "LDAP"),
+    (re.compile(r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})$"),
+     "unsalted hex digest"),
+]
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    ok: bool
+    # Set when the password was right but its hash uses weaker parameters than today's: the
+    # caller stores this one instead.
+    rehashed: str | None = None
+
+
+def check_password(stored: str | None, password: str) -> PasswordCheck:
+    """Compare ``password`` with ``stored``; with no stored hash, burn the same time and fail.
+
+    The timing is what keeps "no such user" and "wrong password" apart from an observer.
+    """
+    if not stored:
+        _verify(_dummy_hash(), password)
+        return PasswordCheck(ok=False)
+    if not _verify(stored, password):
+        return PasswordCheck(ok=False)
+    try:
+        needs = _HASHER.check_needs_rehash(stored)
+    except (InvalidHashError, ValueError):
+        needs = False
+    return PasswordCheck(ok=True, rehashed=hash_password(password) if needs else None)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored, password)
+    except VerifyMismatchError:
+        return False
+    except (VerificationError, InvalidHashError, ValueError):
+        # A corrupt stored hash is a failed check, never a crash on the sign-in page.
+        return False
+
+
+def is_argon2_hash(value: str) -> bool:
+    return bool(_ARGON2.match(value))
+
+
+def foreign_hash_kind(value: str) -> str | None:
+    """The name of a non-argon2 hash format ``value`` looks like, or None for plaintext."""
+    for pattern, kind in _FOREIGN:
+        if pattern.match(value):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class SeedPassword:
+    hash: str | None
+    # What happened, for the import report: "kept", "hashed", or why nothing was stored.
+    outcome: str
+
+
+def seed_password(value: object) -> SeedPassword:
+    """Turn a seed file's ``password`` value into what we store."""
+    if value is None or value == "":
+        return SeedPassword(None, "none")
+    if not isinstance(value, str):
+        return SeedPassword(None, "refused: not a string")
+    if value.startswith("argon2$") and is_argon2_hash(value[len("argon2"):]):
+        return SeedPassword(value[len("argon2"):], "kept")  # Django's wrapping of a PHC string
+    if value.startswith("$argon2"):
+        if is_argon2_hash(value):
+            return SeedPassword(value, "kept")
+        return SeedPassword(None, "refused: malformed argon2 hash")
+    kind = foreign_hash_kind(value)
+    if kind is not None:
+        return SeedPassword(None, f"refused: {kind} hash cannot be verified")
+    return SeedPassword(hash_password(value), "hashed")

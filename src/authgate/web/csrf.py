@@ -1,0 +1,131 @@
+"""CSRF protection for every HTML form (sign-in page, console): a signed double-submit token.
+
+The browser holds a random value in the HttpOnly cookie ``authgate_csrf``; each form carries
+``HMAC(key, value)`` in the hidden field ``csrf_token``. A cross-site page can neither read the
+cookie nor compute the HMAC, so it cannot forge the field; the HMAC (rather than a plain copy of
+the cookie) also defeats an attacker who can plant a cookie of their choosing from a sibling
+sub-domain. As a second line, a POST whose ``Origin`` (or, without it, ``Referer``) names
+another origin is refused outright ("null" and absent headers say nothing and are let through to
+the token check).
+
+The key is 32 random bytes in ``data_dir/csrf.key`` (0600), created on first use and shared by
+every process on that data_dir, so a form rendered by one worker posts fine to another and
+survives a restart.
+
+Use in a route::
+
+    token = csrf_token(request)              # put into the form as csrf_token
+    response = render(...)
+    attach_csrf_cookie(request, response)    # sets the cookie when this request created it
+    ...
+    form = await request.form()
+    verify_csrf(request, form)               # raises Forbidden("csrf_failed")
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from authgate.errors import Forbidden
+from authgate.web.deps import runtime_of
+
+CSRF_COOKIE = "authgate_csrf"
+CSRF_FIELD = "csrf_token"
+_KEY_FILE = "csrf.key"
+_STATE_ATTR = "authgate_new_csrf_cookie"
+
+
+def _load_key(data_dir: Path) -> bytes:
+    path = data_dir / _KEY_FILE
+    with contextlib.suppress(FileNotFoundError):
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    # Written to a temp file and hard-linked into place: two processes starting together both
+    # end up with whichever key was linked first, never with a half-written file.
+    tmp = data_dir / f".{_KEY_FILE}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(32))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes()
+
+
+def _key(request: Request) -> bytes:
+    runtime = runtime_of(request)
+    key = runtime.extras.get("csrf_key")
+    if not isinstance(key, bytes):
+        key = _load_key(runtime.settings.data_dir)
+        runtime.extras["csrf_key"] = key
+    return key
+
+
+def _sign(key: bytes, value: str) -> str:
+    mac = hmac.new(key, b"authgate-csrf\x00" + value.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def _cookie_value(request: Request) -> str | None:
+    value = request.cookies.get(CSRF_COOKIE, "")
+    return value if 32 <= len(value) <= 64 else None
+
+
+def csrf_token(request: Request) -> str:
+    """The token for this browser's forms (creating the browser's cookie value if needed)."""
+    value = _cookie_value(request) or getattr(request.state, _STATE_ATTR, None)
+    if value is None:
+        value = secrets.token_urlsafe(32)
+        setattr(request.state, _STATE_ATTR, value)
+    return _sign(_key(request), value)
+
+
+def attach_csrf_cookie(request: Request, response: Response) -> None:
+    value = getattr(request.state, _STATE_ATTR, None)
+    if value is not None:
+        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="lax", path="/",
+                            secure=runtime_of(request).settings.is_https)
+
+
+def _foreign_origin(request: Request) -> bool:
+    public = urlsplit(runtime_of(request).settings.public_url)
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        # Browsers send "Origin: null" under our own Referrer-Policy: no-referrer, and then no
+        # Referer either; a missing header says nothing. The token decides in those cases.
+        origin = request.headers.get("referer")
+        if not origin:
+            return False
+    seen = urlsplit(origin)
+    return (seen.scheme, seen.netloc) != (public.scheme, public.netloc)
+
+
+def verify_csrf(request: Request, form: Mapping[str, Any]) -> None:
+    refused = Forbidden("This form has expired or was sent from another site. Please reload "
+                        "the page and try again.", error="csrf_failed")
+    if _foreign_origin(request):
+        raise refused
+    value = _cookie_value(request)
+    sent = form.get(CSRF_FIELD)
+    if value is None or not isinstance(sent, str) or not hmac.compare_digest(
+            sent.encode(), _sign(_key(request), value).encode()):
+        raise refused

@@ -1,0 +1,50 @@
+"""English and Russian strings of the sign-in pages."""
+
+from __future__ import annotations
+
+from authgate.web.i18n import add_messages
+
+EN = {
+    "login.title": "Sign in",
+    "login.username": "Username",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.or": "or",
+    "login.with": "Sign in with {provider}",
+    "login.none": "No sign-in method is configured.",
+    "login.signed_in_as": "You are signed in as {user}.",
+    "login.signed_out": "You are signed out.",
+    "login.lang.en": "English",
+    "login.lang.ru": "Русский",
+    "login.error.invalid_credentials": "The username or password is wrong.",
+    "login.error.too_many_attempts": "Too many failed attempts. Please wait a while and try "
+                                     "again.",
+    "login.error.account_disabled": "This account is disabled. Ask an administrator.",
+    "login.error.password_disabled": "Password sign-in is turned off here.",
+    "logout.title": "Sign out",
+}
+
+RU = {
+    "login.title": "Вход",
+    "login.username": "Имя пользователя",
+    "login.password": "Пароль",
+    "login.submit": "Войти",
+    "login.or": "или",
+    "login.with": "Войти через {provider}",
+    "login.none": "Ни один способ входа не настроен.",
+    "login.signed_in_as": "Вы вошли как {user}.",
+    "login.signed_out": "Вы вышли.",
+    "login.lang.en": "English",
+    "login.lang.ru": "Русский",
+    "login.error.invalid_credentials": "Неверное имя пользователя или пароль.",
+    "login.error.too_many_attempts": "Слишком много неудачных попыток. Подождите и попробуйте "
+                                     "снова.",
+    "login.error.account_disabled": "Эта учётная запись отключена. Обратитесь к администратору.",
+    "login.error.password_disabled": "Вход по паролю здесь отключён.",
+    "logout.title": "Выход",
+}
+
+
+def register_messages() -> None:
+    add_messages("en", EN)
+    add_messages("ru", RU)

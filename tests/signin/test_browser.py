@@ -1,0 +1,35 @@
+"""A real browser (Chromium) through both sign-ins: what httpx cannot show (Origin: null under
+our Referrer-Policy, cookies, forms without JavaScript under our CSP)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def test_password_and_provider_signin_in_chromium(shared_stack, browser):
+    stack = shared_stack
+    stack.insert_user("chrome", "chrome password")
+    gw = stack.gateway.url
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{gw}/login?next=/auth/me")
+        page.fill("#username", "chrome")
+        page.fill("#password", "wrong")
+        page.click("form[action='/login'] button[type=submit]")
+        assert "The username or password is wrong." in page.content()
+        page.fill("#password", "chrome password")
+        page.click("form[action='/login'] button[type=submit]")
+        assert '"username":"chrome"' in page.content()
+        page.goto(f"{gw}/login")
+        page.click("text=Sign out")
+        assert "You are signed out." in page.content()
+
+        page.goto(f"{gw}/login?lang=ru")
+        page.click("text=Войти через Dev ZITADEL")
+        page.click("button[value='310000000000000002']")  # bob, at the devidp's page
+        assert "Вы вошли как bob." in page.content()
+    finally:
+        context.close()

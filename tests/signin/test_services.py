@@ -1,0 +1,207 @@
+"""The sign-in services in-process, on a real SQLite database, with a clock the test moves."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey
+from sqlalchemy import event
+
+from authgate.clock import FrozenClock
+from authgate.config import Settings
+from authgate.errors import InvalidRequest, RateLimited, Unauthorized
+from authgate.runtime import Runtime
+from authgate.signin.audit import FAILURE, LOCAL, Client
+from authgate.signin.passwords import check_password, seed_password
+from authgate.signin.revocations import RevocationCache
+from authgate.signin.users import Profile, username_base
+from authgate.signin.wiring import SigninServices, signin_services
+
+CLIENT = Client(ip="192.0.2.1", user_agent="tests")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def runtime(tmp_path, clock):
+    settings = Settings(public_url="https://auth.example.com", data_dir=tmp_path / "data",
+                        session={"lifetime": "1h"},
+                        login={"max_failures": 3, "failure_window": "10m"})
+    made = Runtime.open(settings, clock=clock)
+    yield made
+    made.engine.dispose()
+
+
+@pytest.fixture
+def svc(runtime) -> SigninServices:
+    return signin_services(runtime)
+
+
+def _user(svc: SigninServices, clock: FrozenClock, name: str = "ann"):
+    return svc.users.add(name, role="user", email=f"{name}@example.com", now=clock.now())
+
+
+def test_session_token_lifecycle(svc, clock):
+    issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
+    claims = svc.sessions.verify(issued.token)
+    assert (claims.username, claims.role, claims.sid) == ("ann", "user", issued.sid)
+    assert claims.expires_at - claims.issued_at == 3600
+
+    clock.advance(3601)
+    with pytest.raises(Unauthorized) as expired:
+        svc.sessions.verify(issued.token)
+    assert expired.value.error == "session_expired"
+
+    clock.advance(-3601)
+    svc.sessions.end(issued.sid)
+    with pytest.raises(Unauthorized) as revoked:
+        svc.sessions.verify(issued.token)
+    assert revoked.value.error == "session_revoked"
+
+
+def _forge(claims, key, alg="ES256", kid=None):
+    header = {"alg": alg, **({"kid": kid} if kid else {})}
+    return jwt.encode(header, claims, key, algorithms=[alg])
+
+
+def test_forged_tokens_are_refused(svc, clock):
+    issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
+    good = jwt.decode(issued.token, svc.keys.verifier(None), algorithms=["ES256"])
+    kid = good.header["kid"]
+    stranger = ECKey.generate_key("P-256")
+    forged = [
+        _forge(good.claims, stranger, kid=kid),  # right kid, wrong key
+        _forge({**good.claims, "iss": "https://other.example"},
+               ECKey.import_key(svc.keys.signer()[1].as_dict(private=True)), kid=kid),
+        _forge(good.claims, OctKey.import_key(b"k" * 32), alg="HS256", kid=kid),
+        issued.token[:-4] + ("AAAA" if not issued.token.endswith("AAAA") else "BBBB"),
+        "x" * 5000,
+        "",
+    ]
+    for token in forged:
+        with pytest.raises(Unauthorized):
+            svc.sessions.verify(token)
+    # The honest one was never disturbed by the forgeries.
+    assert svc.sessions.verify(issued.token).sid == issued.sid
+
+
+def test_verify_of_a_known_session_needs_no_database(runtime, svc, clock):
+    issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
+    svc.sessions.verify(issued.token)  # first sight: signature checked, result cached
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(100):
+            svc.sessions.verify(issued.token)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    assert statements == []
+
+
+def test_revocation_by_another_process_is_seen_after_a_reload(runtime, svc, clock, tmp_path):
+    issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
+    svc.sessions.verify(issued.token)
+    other = Runtime.open(runtime.settings, clock=clock)  # e.g. `authgate users disable`
+    try:
+        signin_services(other).users.set_disabled("ann", True, clock.now())
+    finally:
+        other.engine.dispose()
+    cache = RevocationCache(runtime.db, clock, interval=0.0)
+    assert cache.is_revoked(issued.sid)  # no event loop here: the reload is inline
+    svc.revocations.load()
+    with pytest.raises(Unauthorized):
+        svc.sessions.verify(issued.token)
+
+
+def test_handoff_codes_are_single_use_and_short_lived(svc, clock):
+    issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
+    code = svc.handoff.create(issued.sid, clock.now())
+    assert svc.handoff.redeem(code, clock.now()) == issued.sid
+    with pytest.raises(InvalidRequest):
+        svc.handoff.redeem(code, clock.now())
+    late = svc.handoff.create(issued.sid, clock.now())
+    clock.advance(61)
+    with pytest.raises(InvalidRequest):
+        svc.handoff.redeem(late, clock.now())
+
+
+def test_limiter_counts_failures_in_the_window(svc, clock):
+    for _ in range(3):
+        svc.log.record(now=clock.now(), provider=LOCAL, result=FAILURE, client=CLIENT,
+                       username="zed", reason="wrong_password")
+        clock.advance(60)
+    with pytest.raises(RateLimited) as limited:
+        svc.limiter.check(username="zed", ip="198.51.100.1", now=clock.now())
+    # The oldest of the three leaves the 10 min window 10 - 3 = 7 minutes from now.
+    assert limited.value.retry_after == 7 * 60
+    with pytest.raises(RateLimited):  # the same address, another name
+        svc.limiter.check(username="other", ip=CLIENT.ip, now=clock.now())
+    clock.advance(7 * 60 + 1)
+    svc.limiter.check(username="zed", ip=CLIENT.ip, now=clock.now())
+
+
+def test_signing_key_rotation_keeps_old_tokens_valid(svc, clock):
+    issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
+    old_kid = svc.keys.signer()[0]
+    new_kid = svc.keys.rotate(clock.now())
+    assert new_kid != old_kid and svc.keys.signer()[0] == new_kid
+    assert {k["kid"] for k in svc.keys.jwks()["keys"]} == {old_kid, new_kid}
+    assert svc.sessions.verify(issued.token).sid == issued.sid
+    clock.advance(timedelta(hours=1, minutes=6).total_seconds())  # its sessions are all over
+    svc.keys.load()
+    assert {k["kid"] for k in svc.keys.jwks()["keys"]} == {new_kid}
+
+
+def test_provider_identity_creates_then_updates_one_user(svc, clock):
+    profile = Profile(email="Mary.Sue+x@Example.com", name="Mary", picture=None)
+    user, created = svc.users.upsert_from_provider("idp", "sub-1", profile, role=None,
+                                                   default_role="user", now=clock.now())
+    assert created and user.username == "mary.suex" and user.role == "user"
+    svc.users.set_role(user.username, "ops", clock.now())
+    again, created = svc.users.upsert_from_provider(
+        "idp", "sub-1", Profile(email="mary@example.com", name="Mary S."), role=None,
+        default_role="user", now=clock.now())
+    assert not created and again.id == user.id
+    assert (again.name, again.email, again.role) == ("Mary S.", "mary@example.com", "ops")
+    mapped, _ = svc.users.upsert_from_provider("idp", "sub-1", profile, role="admin",
+                                               default_role="user", now=clock.now())
+    assert mapped.role == "admin"
+
+
+@pytest.mark.parametrize(("email", "fallback", "expected"), [
+    ("alice@example.com", None, "alice"),
+    ("Ivan.Petrov@mail.ru", None, "ivan.petrov"),
+    ("Иван@пример.рф", "sub", "sub"),
+    (None, "310000", "310000"),
+    ("...@example.com", None, "user"),
+    ("...@example.com", "---", "user"),
+])
+def test_username_from_email(email, fallback, expected):
+    assert username_base(email, fallback) == expected
+
+
+def test_seed_passwords_and_rehash():
+    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("pw")
+    assert seed_password(weak).outcome == "kept"
+    check = check_password(weak, "pw")
+    assert check.ok and check.rehashed and check.rehashed.startswith("$argon2id$")
+    assert not check_password(weak, "wrong").ok
+    assert not check_password(None, "pw").ok
+    assert not check_password("not a hash", "pw").ok
+    assert seed_password("s3cret-plain").hash.startswith("$argon2id$")
+    sha256_hex = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+    for foreign in ("$2y$10$" + "a" * 53, "pbkdf2_sha256$600000$salt$hash", "{SSHA}abcdef==",
+                    sha256_hex, "$6$salt$hash", "scrypt:32768:8:1$salt$hash"):
+        result = seed_password(foreign)
+        assert result.hash is None and result.outcome.startswith("refused"), foreign
+    assert seed_password(None).outcome == "none" and seed_password(12).hash is None
