@@ -12,12 +12,21 @@ from pathlib import Path
 import httpx
 
 from tests.demo_harness import DemoProcess, free_base_port
-from tests.harness import AUTHGATE
+from tests.harness import AUTHGATE, connect_hh
+
+
+def _cli(directory: Path, *args: str) -> str:
+    """Another authgate command against the demo, through the config file the demo wrote."""
+    result = subprocess.run([*AUTHGATE, *args, "--config", str(directory / "authgate.toml")],
+                            capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout.strip()
 
 
 def test_demo_runs_stops_and_reuses_its_data(tmp_path: Path) -> None:
     directory = tmp_path / "authgate-demo"
-    first = DemoProcess(directory, free_base_port(), tmp_path / "demo1.log").start()
+    # Tokens that expire within the test, so that the second run has to refresh one.
+    short = ["--hh-lifetime", "2"]
+    first = DemoProcess(directory, free_base_port(), tmp_path / "demo1.log", short).start()
     try:
         for label, url in (("Console", f"{first.gateway}/console"),
                            ("Sign in", f"{first.gateway}/login"),
@@ -46,7 +55,12 @@ def test_demo_runs_stops_and_reuses_its_data(tmp_path: Path) -> None:
             config = (directory / "authgate.toml").read_text()
             assert 'display_name = "HeadHunter (demo)"' in config
             assert f'public_url = "{first.gateway}"' in config
-        assert "access tokens live 120 s" in first.text
+        assert "access tokens live 2 s" in first.text
+
+        # A bot's connection, made the way a bot's user makes it.
+        api_key = _cli(directory, "apikey", "create", "demo-test").splitlines()[-1]
+        done = connect_hh(first.gateway, api_key, "tg:1")
+        assert done.status_code == 200, done.text
 
         started = time.monotonic()
         assert first.interrupt() == 0
@@ -60,10 +74,20 @@ def test_demo_runs_stops_and_reuses_its_data(tmp_path: Path) -> None:
     assert (directory / "authgate.db").exists()
     assert oct((directory / "authgate.db").stat().st_mode & 0o777) == "0o600"
 
-    second = DemoProcess(directory, free_base_port(), tmp_path / "demo2.log").start()
+    second = DemoProcess(directory, free_base_port(), tmp_path / "demo2.log", short).start()
     try:
         assert second.admin_password() is None
         assert "admin exists" in second.text
+        # The connection survived, and its refresh token is still known to the restarted
+        # identity provider (its state file): the expired token is refreshed, not lost.
+        with httpx.Client(base_url=second.gateway, timeout=10,
+                          headers={"Authorization": f"Bearer {api_key}"}) as api:
+            token = api.get("/api/v1/connections/hh/tg:1/token")
+            assert token.status_code == 200, token.text
+            listed = {c["owner"]: c for c in api.get("/api/v1/connections").json()}
+            assert listed["tg:1"]["status"] == "active"
+            assert listed["tg:1"]["last_refresh_at"] is not None
+            assert listed["tg:1"]["last_error"] is None
     finally:
         assert second.interrupt() == 0
 

@@ -12,4 +12,10 @@ from authgate.runtime import Runtime
 
 def routes(runtime: Runtime) -> list[BaseRoute]:
     found: list[BaseRoute] = []
+    from authgate.web import signin_routes
+
+    found += signin_routes.routes(runtime)
+    from authgate.web import console
+
+    found += console.routes(runtime)
     return found

@@ -1,0 +1,78 @@
+"""Who is asking, and may they: the console's only contact with the sign-in gateway.
+
+The session (cookie), the CSRF token and the user records belong to ``authgate.signin``; this
+module adapts them to what console pages need, so a change there is a change here only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from authgate.errors import Forbidden, InvalidRequest
+from authgate.web.console import signin_bridge as bridge
+from authgate.web.console.user import ConsoleUser
+from authgate.web.i18n import negotiate, translate
+
+CSRF_FIELD = bridge.CSRF_FIELD
+
+
+def csrf_token(request: Request) -> str:
+    return bridge.csrf_token(request)
+
+
+def form_field(form: dict[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if not value:
+        raise InvalidRequest(f"the form field {name!r} is missing", error="missing_field")
+    return value
+
+
+Page = Callable[[Request], Awaitable[Response]]
+
+
+def _to_login(request: Request) -> Response:
+    if request.url.path.endswith(".json"):
+        return JSONResponse({"error": "unauthorized", "detail": "sign in first"},
+                            status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+async def _checked_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    bridge.check_csrf(request, fields)
+    return fields
+
+
+def console_page(*, admin: bool = False, form: bool = False) -> Callable[[Callable[..., Any]],
+                                                                           Page]:
+    """Wrap a console endpoint: sign-in required (else to /login and back), administrators only
+    when ``admin``, and for ``form`` endpoints a checked CSRF token and the form's fields."""
+
+    def wrap(endpoint: Callable[Concatenate[Request, ConsoleUser, ...], Awaitable[Response]]
+             ) -> Page:
+        @functools.wraps(endpoint)
+        async def page(request: Request) -> Response:
+            user = await bridge.current_user(request)
+            if user is None:
+                return _to_login(request)
+            if admin and not user.is_admin:
+                raise Forbidden(translate(negotiate(request), "console.forbidden"),
+                                error="admin_only")
+            if form:
+                return await endpoint(request, user, await _checked_form(request))
+            return await endpoint(request, user)
+
+        return page
+
+    return wrap
+
+
+__all__ = ["CSRF_FIELD", "ConsoleUser", "console_page", "csrf_token", "form_field"]
