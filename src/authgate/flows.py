@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import FlowError
@@ -86,10 +86,3 @@ class FlowStore:
                 code_verifier=(self._keyring.decrypt(row.code_verifier_enc, f"flow:{flow_id}")
                                if row.code_verifier_enc else None),
             )
-
-    def purge_expired(self, now: datetime) -> int:
-        """Consumed and expired flows are kept a day (replay detection), then dropped."""
-        with self._db.begin() as s:
-            result = s.execute(delete(AuthFlow).where(
-                AuthFlow.expires_at < now - timedelta(days=1)))
-            return int(result.rowcount)  # type: ignore[attr-defined]

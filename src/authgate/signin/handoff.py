@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import InvalidRequest
@@ -50,12 +50,6 @@ class HandoffCodes:
             if not won:
                 raise refused
             return row.session_id
-
-    def purge(self, now: datetime) -> int:
-        with self._db.begin() as s:
-            result = s.execute(delete(HandoffCode).where(
-                HandoffCode.expires_at < now - timedelta(hours=1)))
-            return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def with_handoff(url: str, code: str) -> str:

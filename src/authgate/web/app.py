@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from authgate.errors import AuthgateError
+from authgate.housekeeping import INTERVAL_SECONDS, purge_stale
 from authgate.runtime import Runtime
 from authgate.web import api, callback, connect, ops
 from authgate.web.errors import (
@@ -27,6 +29,7 @@ from authgate.web.errors import (
 from authgate.web.middleware import AccessLog, SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
+log = logging.getLogger("authgate.web")
 
 
 def _routes(runtime: Runtime) -> list[BaseRoute]:
@@ -45,12 +48,22 @@ def _routes(runtime: Runtime) -> list[BaseRoute]:
     return routes
 
 
+async def _housekeeping(runtime: Runtime) -> None:
+    while True:
+        try:
+            await anyio.to_thread.run_sync(purge_stale, runtime.db, runtime.clock.now())
+        except Exception:
+            log.exception("housekeeping failed")  # the next pass tries again
+        await anyio.sleep(INTERVAL_SECONDS)
+
+
 def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             if run_engine:
                 tg.start_soon(runtime.vault.run_engine)
+                tg.start_soon(_housekeeping, runtime)
             try:
                 yield
             finally:
