@@ -22,7 +22,7 @@ from joserfc.jws import JWSRegistry
 
 from authgate.clock import Clock
 from authgate.errors import FlowError, IdTokenError, InvalidRequest, ProviderError
-from authgate.protocol._http_json import get_json_object
+from authgate.protocol.http_json import get_json_object
 from authgate.protocol.oidc_discovery import ProviderMetadata
 from authgate.protocol.oidc_jwks import JwksCache
 from authgate.protocol.rfc6749_oauth2 import TokenResponse, authorization_url, request_token

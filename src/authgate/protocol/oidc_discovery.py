@@ -20,7 +20,7 @@ import httpx
 
 from authgate.clock import Clock
 from authgate.errors import ProviderError
-from authgate.protocol._http_json import get_json_object
+from authgate.protocol.http_json import get_json_object
 
 WELL_KNOWN_PATH = "/.well-known/openid-configuration"
 

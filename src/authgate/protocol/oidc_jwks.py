@@ -20,7 +20,7 @@ from joserfc.jwk import KeySet
 
 from authgate.clock import Clock
 from authgate.errors import ProviderError
-from authgate.protocol._http_json import get_json_object
+from authgate.protocol.http_json import get_json_object
 
 if TYPE_CHECKING:
     from joserfc._keys import KeySetSerialization

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 from authlib.common.urls import add_params_to_uri
 
 from authgate.errors import ProviderError
+from authgate.protocol.http_errors import raise_for_unavailable, send
 
 
 @dataclass(frozen=True)
@@ -70,23 +70,6 @@ def authorization_url(
     return str(add_params_to_uri(endpoint, params))
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    from datetime import UTC, datetime
-
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 async def request_token(
     http: httpx.AsyncClient,
     token_url: str,
@@ -100,26 +83,16 @@ async def request_token(
     Raises ``OAuthErrorResponse`` for a well-formed OAuth error and a transient ``ProviderError``
     for everything else (network, timeouts, 5xx, 429, HTML, broken JSON).
     """
-    try:
-        response = await http.post(token_url, data=dict(form), headers=dict(headers or {}),
-                                   auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise ProviderError(f"cannot reach the token endpoint ({type(exc).__name__})",
-                            transient=True, error="provider_unreachable",
-                            request_reached_provider=False) from None
-    except httpx.HTTPError as exc:
-        # Sent, but no answer: the provider may have acted on it.
-        raise ProviderError(f"no answer from the token endpoint ({type(exc).__name__})",
-                            transient=True, error="provider_timeout") from None
+    response = await send(
+        http.post(token_url, data=dict(form), headers=dict(headers or {}),
+                  auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT),
+        what="token endpoint")
     return parse_token_response(response)
 
 
 def parse_token_response(response: httpx.Response) -> TokenResponse:
+    raise_for_unavailable(response, what="token endpoint")
     status = response.status_code
-    if status == 429 or status >= 500:
-        raise ProviderError(f"token endpoint answered HTTP {status}", transient=True,
-                            error="provider_unavailable",
-                            retry_after=retry_after_seconds(response.headers.get("retry-after")))
     try:
         body = json.loads(response.content)
     except ValueError:

@@ -9,6 +9,7 @@ import httpx
 
 from authgate.config import ProviderSettings
 from authgate.errors import AuthgateError, FlowError, NeedsReauth, ProviderError, RefreshNotAllowed
+from authgate.protocol.http_json import get_json_object
 from authgate.protocol.refresh_policy import RefreshRule
 from authgate.protocol.rfc6749_oauth2 import (
     OAuthErrorResponse,
@@ -116,24 +117,9 @@ class OAuth2Provider:
 
     async def _get_json(self, http: httpx.AsyncClient, url: str,
                         access_token: str) -> dict[str, Any]:
-        try:
-            response = await http.get(
-                url, headers={**self.headers(), "Authorization": f"Bearer {access_token}"})
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"cannot reach {url} ({type(exc).__name__})",
-                                transient=True, error="provider_unreachable") from None
-        if response.status_code >= 400:
-            raise ProviderError(f"{url} answered HTTP {response.status_code}",
-                                transient=response.status_code >= 500, error="account_lookup")
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderError(f"{url} answered without JSON", transient=True,
-                                error="provider_bad_response") from None
-        if not isinstance(body, dict):
-            raise ProviderError(f"{url} answered unexpected JSON", transient=True,
-                                error="provider_bad_response")
-        return body
+        return await get_json_object(
+            http, url, what="account", headers={**self.headers(),
+                                                "Authorization": f"Bearer {access_token}"})
 
 
 def _str(value: object) -> str | None:

@@ -51,10 +51,15 @@ class SigninLog:
                               user_agent=(client.user_agent or "")[:512] or None))
         SIGNINS.labels(provider, result).inc()
 
-    def recent(self, *, limit: int = 50, username: str | None = None) -> list[EventView]:
+    def recent(self, *, limit: int = 50, username: str | None = None,
+               provider: str | None = None, result: str | None = None) -> list[EventView]:
         query = select(SigninEvent).order_by(SigninEvent.at.desc(), SigninEvent.id.desc())
         if username:
             query = query.where(SigninEvent.username == username)
+        if provider:
+            query = query.where(SigninEvent.provider == provider)
+        if result:
+            query = query.where(SigninEvent.result == result)
         with self._db() as s:
             return [EventView(at=e.at, username=e.username, provider=e.provider,
                               result=e.result, reason=e.reason, ip=e.ip,

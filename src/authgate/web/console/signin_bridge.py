@@ -6,8 +6,6 @@ Everything the console needs from the sign-in gateway goes through these few fun
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 
 import anyio
 from starlette.requests import Request
@@ -15,7 +13,7 @@ from starlette.responses import Response
 
 from authgate.errors import Unauthorized
 from authgate.runtime import Runtime
-from authgate.signin.audit import LOCAL
+from authgate.signin.audit import LOCAL, EventView
 from authgate.signin.users import UserStore, UserView
 from authgate.signin.wiring import signin_services
 from authgate.web import csrf
@@ -26,14 +24,6 @@ LOCAL_PROVIDER = LOCAL
 CSRF_FIELD = csrf.CSRF_FIELD
 
 
-@dataclass(frozen=True)
-class Event:
-    at: datetime
-    username: str | None
-    provider: str
-    result: str
-    reason: str | None
-    ip: str | None
 
 
 # -- the request's session ------------------------------------------------------------------
@@ -92,16 +82,7 @@ def set_disabled(runtime: Runtime, username: str, disabled: bool) -> None:
 
 
 # -- the sign-in log ------------------------------------------------------------------------
-SCAN = 5000  # the log's own query filters by username only; the rest is filtered here
-
-
 def signin_events(runtime: Runtime, *, username: str | None, provider: str | None,
-                  result: str | None, limit: int) -> list[Event]:
-    found: list[Event] = []
-    for e in signin_services(runtime).log.recent(limit=SCAN, username=username):
-        if (provider and e.provider != provider) or (result and e.result != result):
-            continue
-        found.append(Event(e.at, e.username, e.provider, e.result, e.reason, e.ip))
-        if len(found) >= limit:
-            break
-    return found
+                  result: str | None, limit: int) -> list[EventView]:
+    return signin_services(runtime).log.recent(limit=limit, username=username,
+                                               provider=provider, result=result)

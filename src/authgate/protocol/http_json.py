@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from authgate.errors import ProviderError
-from authgate.protocol.rfc6749_oauth2 import retry_after_seconds
+from authgate.protocol.http_errors import raise_for_unavailable, send
 
 
 async def get_json_object(
@@ -25,20 +25,9 @@ async def get_json_object(
     headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``what`` names the document in error details ("discovery document", "JWKS", ...)."""
-    try:
-        response = await http.get(url, headers=dict(headers or {}))
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise ProviderError(f"cannot reach the provider for its {what} ({type(exc).__name__})",
-                            transient=True, error="provider_unreachable",
-                            request_reached_provider=False) from None
-    except httpx.HTTPError as exc:
-        raise ProviderError(f"no answer from the provider for its {what} ({type(exc).__name__})",
-                            transient=True, error="provider_timeout") from None
+    response = await send(http.get(url, headers=dict(headers or {})), what=what)
+    raise_for_unavailable(response, what=what)
     status = response.status_code
-    if status == 429 or status >= 500:
-        raise ProviderError(f"the provider answered HTTP {status} for its {what}", transient=True,
-                            error="provider_unavailable",
-                            retry_after=retry_after_seconds(response.headers.get("retry-after")))
     if status != 200:
         # Redirects are not followed on purpose: a discovery document or JWKS must come from the
         # URL derived from the configured issuer, not from wherever a 3xx points.

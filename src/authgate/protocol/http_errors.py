@@ -1,0 +1,53 @@
+"""How a call to a provider can fail, classified once for every caller.
+
+Network trouble, 429 and 5xx are transient; whether a request *reached* the provider matters to
+single-use refresh tokens (a connect error means it did not; a timeout means it may have).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from authgate.errors import ProviderError
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+async def send(call: Awaitable[httpx.Response], *, what: str) -> httpx.Response:
+    """Await an httpx call; transport failures become transient ``ProviderError``s."""
+    try:
+        return await call
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise ProviderError(f"cannot reach the provider for its {what} ({type(exc).__name__})",
+                            transient=True, error="provider_unreachable",
+                            request_reached_provider=False) from None
+    except httpx.HTTPError as exc:
+        # Sent, but no answer: the provider may have acted on it.
+        raise ProviderError(f"no answer from the provider for its {what} ({type(exc).__name__})",
+                            transient=True, error="provider_timeout") from None
+
+
+def raise_for_unavailable(response: httpx.Response, *, what: str) -> None:
+    """429 and 5xx: the provider is overloaded or broken right now; try later."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise ProviderError(f"the provider answered HTTP {status} for its {what}", transient=True,
+                            error="provider_unavailable",
+                            retry_after=retry_after_seconds(response.headers.get("retry-after")))
