@@ -41,3 +41,12 @@ def test_health_readiness_and_metrics(stack_factory):
     headers = missing.headers
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_language_switch_keeps_the_query(stack_factory):
+    stack = stack_factory()
+    page = httpx.get(f"{stack.gateway.url}/login?next=/console/connections",
+                     headers={"Accept-Language": "en"})
+    assert 'href="/login?next=%2Fconsole%2Fconnections&amp;lang=ru"' in page.text
+    russian = httpx.get(f"{stack.gateway.url}/login?next=/console&lang=ru")
+    assert '<html lang="ru">' in russian.text
