@@ -10,6 +10,7 @@ import pytest
 from authgate.errors import NeedsReauth
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
+from authgate.vault.engine import refresh_due
 from tests.inprocess import InProcess, make_inprocess
 
 pytestmark = pytest.mark.anyio
@@ -33,10 +34,10 @@ async def test_hh_is_refreshed_right_after_expiry_never_before(tmp_path):
     conn = vault.store.get("hh", "a")
     assert conn and conn.next_refresh_at == conn.expires_at
     env.clock.advance(99)
-    assert await vault.refresh_due() == {"ok": 0, "retry": 0, "needs_reauth": 0}
+    assert await refresh_due(vault) == {"ok": 0, "retry": 0, "needs_reauth": 0}
     before = (await vault.token("hh", "a")).access_token
     env.clock.advance(1)
-    assert (await vault.refresh_due())["ok"] == 1
+    assert (await refresh_due(vault))["ok"] == 1
     after = await vault.token("hh", "a")
     assert after.access_token != before
     assert after.expires_at == env.clock.now() + timedelta(seconds=100)
@@ -60,14 +61,14 @@ async def test_transient_failure_backs_off_then_recovers(tmp_path):
     await _connect(env, "c")
     env.clock.advance(11)
     await env.control("hh/faults", {"mode": "500", "count": 1})
-    counts = await env.runtime.vault.refresh_due()
+    counts = await refresh_due(env.runtime.vault)
     assert counts["retry"] == 1
     conn = env.runtime.vault.store.get("hh", "c")
     assert conn and conn.status == "active" and conn.attempts == 1 and conn.last_error
     assert conn.next_refresh_at and conn.next_refresh_at > env.clock.now()
-    assert (await env.runtime.vault.refresh_due())["ok"] == 0  # backing off
+    assert (await refresh_due(env.runtime.vault))["ok"] == 0  # backing off
     env.clock.advance(700)
-    assert (await env.runtime.vault.refresh_due())["ok"] == 1
+    assert (await refresh_due(env.runtime.vault))["ok"] == 1
     conn = env.runtime.vault.store.get("hh", "c")
     assert conn and conn.attempts == 0 and conn.last_error is None
 

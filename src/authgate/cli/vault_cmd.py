@@ -13,6 +13,7 @@ from rich.table import Table
 
 from authgate.cli.common import EXIT_FAILURE, ConfigOption, console, failures_exit, load, out
 from authgate.runtime import Runtime
+from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
@@ -91,8 +92,8 @@ def refresh(config: ConfigOption = None,
     async def go() -> dict[str, int]:
         try:
             if due:
-                return await runtime.vault.refresh_due()
-            return await runtime.vault.refresh_all_allowed()
+                return await refresh_due(runtime.vault)
+            return await refresh_all_allowed(runtime.vault)
         finally:
             await runtime.aclose()
 

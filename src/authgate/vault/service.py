@@ -53,8 +53,6 @@ ON_DEMAND_MAX_WAIT = 5.0
 # Issued tokens are served from memory this long (if they stay valid past it); every change
 # this process makes to a connection drops its entry at once.
 TOKEN_CACHE_SECONDS = 5.0
-# Connections taken per engine pass; a full pass is followed at once by the next one.
-PASS_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -317,52 +315,3 @@ class Vault:
         await anyio.to_thread.run_sync(lambda: export_token(
             path, access_token=access_token, token_type=conn.token_type,
             expires_at=conn.expires_at, now=now))
-
-    # -- the engine -------------------------------------------------------------------------
-    async def refresh_due(self, *, limit: int = PASS_LIMIT) -> dict[str, int]:
-        """One pass over due connections, with bounded concurrency. Returns counts by outcome."""
-        due = await anyio.to_thread.run_sync(
-            lambda: self.store.due(self.clock.now(), lease=self.lease, limit=limit))
-        return await self._refresh_many(due)
-
-    async def _refresh_many(self, connections: list[ConnectionView]) -> dict[str, int]:
-        counts = {"ok": 0, "retry": 0, "needs_reauth": 0}
-
-        async def one(conn: ConnectionView) -> None:
-            try:
-                await self.refresh(conn)
-                counts["ok"] += 1
-            except NeedsReauth:
-                counts["needs_reauth"] += 1
-            except AuthgateError:
-                counts["retry"] += 1
-
-        async with anyio.create_task_group() as tg:
-            for conn in connections:
-                tg.start_soon(one, conn)
-        return counts
-
-    async def refresh_all_allowed(self) -> dict[str, int]:
-        """Refresh every active connection whose provider allows it now (not only due ones)."""
-        now = self.clock.now()
-        rows = await anyio.to_thread.run_sync(self.store.list_connections)
-        allowed = [c for c in rows if c.status != NEEDS_REAUTH and c.next_refresh_at is not None
-                   and c.provider in self.providers
-                   and may_refresh_now(self.providers[c.provider].refresh_rule,
-                                       expires_at=c.expires_at, now=now)]
-        return await self._refresh_many(allowed)
-
-    async def run_engine(self, *, idle: float = 1.0) -> None:
-        """Refresh due connections until cancelled."""
-        while True:
-            counts = {}
-            try:
-                counts = await self.refresh_due()
-                if any(counts.values()):
-                    log.info("refresh pass ok=%d retry=%d needs_reauth=%d", counts["ok"],
-                             counts["retry"], counts["needs_reauth"])
-            except Exception:
-                # The engine must outlive a database hiccup; the next pass tries again.
-                log.exception("refresh pass failed")
-            if sum(counts.values()) < PASS_LIMIT:
-                await anyio.sleep(idle)

@@ -20,6 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from authgate.errors import AuthgateError
 from authgate.housekeeping import INTERVAL_SECONDS, purge_stale
 from authgate.runtime import Runtime
+from authgate.vault import engine
 from authgate.web import api, callback, connect, ops
 from authgate.web.errors import (
     authgate_error_handler,
@@ -62,7 +63,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             if run_engine:
-                tg.start_soon(runtime.vault.run_engine)
+                tg.start_soon(engine.run_engine, runtime.vault)
                 tg.start_soon(_housekeeping, runtime)
             try:
                 yield
