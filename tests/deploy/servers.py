@@ -48,12 +48,16 @@ class StandInGateway:
 
     verify_calls: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # When set, a 401 names the sign-in URL in X-Auth-Request-Redirect.
+    signin_redirect: str | None = None
 
     def app(self) -> Starlette:
         async def verify(request: Request) -> Response:
             self.verify_calls.append(_describe(request))
             if request.cookies.get("standin") != "allow":
-                return Response(status_code=401)
+                return Response(status_code=401, headers={
+                    "X-Auth-Request-Redirect": self.signin_redirect} if self.signin_redirect
+                    else {})
             if request.query_params.get("role") == "admin":
                 return Response(status_code=403)
             return Response(status_code=200, headers={

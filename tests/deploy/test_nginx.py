@@ -117,6 +117,24 @@ def test_anonymous_request_is_sent_to_sign_in(site: Site) -> None:
         assert c.get("/metrics").status_code == 403  # scraped at authgate's own address
 
 
+def test_sign_in_url_from_the_gateways_401(site: Site) -> None:
+    """authgate may name the sign-in URL (next= encoded); nginx takes only a relative path."""
+    encoded = "/login?next=%2Fapp%2Fr%3Fa%3D1%26b%3Da%2Bb"
+    try:
+        with site.client(**{"X-Auth-Request-Redirect": "/forged"}) as c:
+            for sent, expected in [(encoded, encoded),
+                                   ("//evil.test/x", "/login?next=/app/r?a=1&b=a+b"),
+                                   ("/\\evil.test/x", "/login?next=/app/r?a=1&b=a+b"),
+                                   ("https://evil.test/", "/login?next=/app/r?a=1&b=a+b"),
+                                   (None, "/login?next=/app/r?a=1&b=a+b")]:
+                site.gateway.signin_redirect = sent
+                r = c.get("/app/r?a=1&b=a+b")
+                assert r.status_code == 302
+                assert r.headers["location"] == expected, sent
+    finally:
+        site.gateway.signin_redirect = None
+
+
 def test_app_gets_identity_from_verify_never_from_the_client(site: Site) -> None:
     forged = {"X-Auth-Request-User": "mallory", "X-Auth-Request-Role": "admin",
               "X-Forwarded-Uri": "/forged", "X-Original-URI": "/forged",

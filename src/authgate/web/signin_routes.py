@@ -28,7 +28,7 @@ from authgate.signin.wiring import SigninServices, signin_services
 from authgate.web.callback import flow_binding, register_finisher, set_flow_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.deps import bearer, client_ip, runtime_of
-from authgate.web.errors import status_of, wants_json
+from authgate.web.errors import error_response, status_of, wants_json
 from authgate.web.i18n import CATALOG, LANGS, negotiate, translate
 from authgate.web.pages import render
 from authgate.web.signin_messages import register_messages
@@ -310,7 +310,10 @@ def _header_value(value: str) -> str:
 
 async def verify(request: Request) -> Response:
     """nginx ``auth_request``: answered from memory (see SessionService.verify)."""
-    claims = _svc(request).sessions.verify(_token(request))
+    try:
+        claims = _svc(request).sessions.verify(_token(request))
+    except Unauthorized as exc:
+        return _verify_unauthorized(request, exc)
     wanted = request.query_params.get("role")
     if wanted and not _role_met(claims.role, wanted):
         raise Forbidden("Your role does not allow this.", error="role_required")
@@ -318,6 +321,20 @@ async def verify(request: Request) -> Response:
         "X-Auth-Request-User": _header_value(claims.username),
         "X-Auth-Request-Email": _header_value(claims.email or ""),
         "X-Auth-Request-Role": _header_value(claims.role)})
+
+
+def _verify_unauthorized(request: Request, exc: Unauthorized) -> Response:
+    """401, plus the sign-in address for nginx to send the browser to: nginx cannot URL-encode
+    the original URI into ``next`` itself, so the gateway does (and checks it is ours)."""
+    response = error_response(request, exc)
+    original = request.headers.get("x-original-uri")
+    try:
+        target = _next(request, original)
+    except InvalidRequest:
+        target = None
+    if target and is_same_origin(target, runtime_of(request).settings.public_url):
+        response.headers["X-Auth-Request-Redirect"] = "/login?" + urlencode({"next": target})
+    return response
 
 
 async def jwks(request: Request) -> Response:
