@@ -40,6 +40,7 @@ from authgate.providers.base import Account, OAuth2Provider
 from authgate.providers.hh import HeadHunterProvider
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 from authgate.vault.export import EXPORT_OWNER, export_token
+from authgate.vault.singleflight import SingleFlight
 
 log = logging.getLogger("authgate.vault")
 
@@ -80,9 +81,9 @@ class Vault:
         self.http = http
         self.clock = clock
         self.settings = settings
-        self._flights: dict[tuple[str, str], asyncio.Task[ConnectionView]] = {}
+        self._refreshes: SingleFlight[tuple[str, str], ConnectionView] = SingleFlight()
+        self._reads: SingleFlight[tuple[str, str], IssuedToken] = SingleFlight()
         self._issued: dict[tuple[str, str], tuple[IssuedToken, datetime]] = {}
-        self._reads: dict[tuple[str, str], asyncio.Task[IssuedToken]] = {}
         self._semaphore = asyncio.Semaphore(settings.refresh_concurrency)
 
     @property
@@ -120,12 +121,7 @@ class Vault:
         if hit is not None and self.clock.now() < hit[1]:
             return hit[0]
         # Concurrent misses for one connection share one database read (and one refresh).
-        read = self._reads.get(key)
-        if read is None:
-            read = asyncio.ensure_future(self._token(provider, owner))
-            self._reads[key] = read
-            read.add_done_callback(lambda _t: self._reads.pop(key, None))
-        issued = await asyncio.shield(read)
+        issued = await self._reads.run(key, lambda: self._token(provider, owner))
         now = self.clock.now()
         keep_until = now + timedelta(seconds=TOKEN_CACHE_SECONDS)
         if issued.expires_at is None or issued.expires_at > keep_until + MIN_VALIDITY:
@@ -174,13 +170,8 @@ class Vault:
             raise NotFound(f"{provider.display_name} has no application token")
         existing = await anyio.to_thread.run_sync(self.store.get, provider.name, APPLICATION_OWNER)
         if existing is None:
-            key = (provider.name, APPLICATION_OWNER)
-            flight = self._flights.get(key)
-            if flight is None:
-                flight = asyncio.ensure_future(self._fetch_application_token(provider))
-                self._flights[key] = flight
-                flight.add_done_callback(lambda _t: self._flights.pop(key, None))
-            await asyncio.shield(flight)
+            await self._refreshes.run((provider.name, APPLICATION_OWNER),
+                                      lambda: self._fetch_application_token(provider))
         conn, secrets = await anyio.to_thread.run_sync(
             self.store.get_with_secrets, provider.name, APPLICATION_OWNER)
         return IssuedToken(secrets.access_token, conn.token_type, conn.expires_at)
@@ -204,13 +195,8 @@ class Vault:
     # -- refreshing -------------------------------------------------------------------------
     async def refresh(self, conn: ConnectionView, *, on_demand: bool = False) -> ConnectionView:
         """Refresh one connection; callers for the same connection share one attempt."""
-        key = (conn.provider, conn.owner)
-        flight = self._flights.get(key)
-        if flight is None:
-            flight = asyncio.ensure_future(self._refresh_once(conn, on_demand=on_demand))
-            self._flights[key] = flight
-            flight.add_done_callback(lambda _t: self._flights.pop(key, None))
-        return await asyncio.shield(flight)
+        return await self._refreshes.run(
+            (conn.provider, conn.owner), lambda: self._refresh_once(conn, on_demand=on_demand))
 
     async def _refresh_once(self, conn: ConnectionView, *, on_demand: bool) -> ConnectionView:
         async with self._semaphore:
