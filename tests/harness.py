@@ -44,6 +44,11 @@ def wait_http(url: str, *, timeout: float = 20.0, process: subprocess.Popen[byte
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+# Every process a test started, so that a session can end them all even when a fixture failed
+# half-way (see tests/conftest.py).
+STARTED: list[Process] = []
+
+
 class Process:
     def __init__(self, args: list[str], log: Path, health_url: str,
                  env: dict[str, str] | None = None) -> None:
@@ -55,6 +60,7 @@ class Process:
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(self.args, stdout=handle, stderr=subprocess.STDOUT,
                                      env=self.env, start_new_session=True)
+        STARTED.append(self)
         handle.close()
         wait_http(self.health_url, process=self.proc, log=self.log)
         return self
