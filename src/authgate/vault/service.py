@@ -38,9 +38,9 @@ from authgate.protocol.refresh_policy import (
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account, OAuth2Provider
 from authgate.providers.hh import HeadHunterProvider
+from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 from authgate.vault.export import EXPORT_OWNER, export_token
-from authgate.vault.singleflight import SingleFlight
 
 log = logging.getLogger("authgate.vault")
 

@@ -9,18 +9,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from authgate.apikeys import ApiKeyView
 from authgate.errors import InvalidRequest, NotFound
 from authgate.metrics import TOKENS_SERVED
+from authgate.secrets_util import digest
+from authgate.singleflight import SingleFlight
 from authgate.vault.connections import ConnectionView
 from authgate.vault.links import check_owner
 from authgate.web.deps import bearer, json_body, runtime_of
+
+# Concurrent requests with one key share one database check when its cache entry has lapsed.
+_key_checks: SingleFlight[str, ApiKeyView] = SingleFlight()
 
 
 async def _authenticate(request: Request) -> None:
     runtime = runtime_of(request)
     key = bearer(request)
     if runtime.apikeys.cached(key) is None:
-        await anyio.to_thread.run_sync(runtime.apikeys.authenticate, key)
+        await _key_checks.run(digest(key or ""), lambda: anyio.to_thread.run_sync(
+            runtime.apikeys.authenticate, key))
 
 
 def iso(value: Any) -> str | None:
