@@ -71,6 +71,12 @@ class ConnectionStore:
         self._db = db
         self._keyring = keyring
 
+    @property
+    def single_writer(self) -> bool:
+        """SQLite: one write transaction at a time for the whole database."""
+        bind = self._db.kw.get("bind")
+        return bind is not None and bind.dialect.name == "sqlite"
+
     # -- reading ----------------------------------------------------------------------------
     def get(self, provider: str, owner: str) -> ConnectionView | None:
         with self._db() as s:
