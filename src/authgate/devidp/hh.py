@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -21,13 +19,13 @@ from authgate.devidp.hh_faults import HhFaults
 from authgate.devidp.hh_model import HhError, HhGrant, HhModel
 from authgate.devidp.options import HhOptions
 from authgate.devidp.pages import error_page, render
+from authgate.devidp.pending import PendingRequests
 from authgate.devidp.redirects import hh_redirect_matches_any
 
 log = logging.getLogger("authgate.devidp.hh")
 
 # "Name/version (contact)", as hh.ru asks; trailing product tokens are tolerated.
 _UA_RE = re.compile(r"^[^\s/()][^/()]*/[^\s()]+\s+\([^()]*[^\s()][^()]*\)")
-_PENDING_TTL = 900.0  # seconds a shown sign-in page stays usable
 
 
 def user_agent_problem(request: Request) -> str | None:
@@ -81,7 +79,7 @@ class HhEndpoints:
         self.base_url = base_url
         self.model = model
         self.faults = faults
-        self._pending: dict[str, tuple[float, dict[str, str]]] = {}
+        self._pending = PendingRequests()
         self._in_flight = 0
 
     def routes(self) -> list[Route]:
@@ -129,10 +127,9 @@ class HhEndpoints:
 
     async def decide(self, request: Request) -> Response:
         form = await request.form()
-        pending = self._pending.pop(str(form.get("request_id", "")), None)
-        if pending is None or pending[0] < time.monotonic():
+        params = self._pending.take(str(form.get("request_id", "")))
+        if params is None:
             return error_page(request, "Sign-in expired", "Start again from the application.")
-        params = pending[1]
         if form.get("decision") == "deny":
             self.model.stats["denied"] += 1
             return self._back(params, error="access_denied")
@@ -142,11 +139,7 @@ class HhEndpoints:
         return self._approve(params, account)
 
     def _page(self, request: Request, params: dict[str, str], notice: str | None) -> Response:
-        now = time.monotonic()
-        for rid in [r for r, (exp, _) in self._pending.items() if exp < now]:
-            del self._pending[rid]
-        request_id = secrets.token_urlsafe(16)
-        self._pending[request_id] = (now + _PENDING_TTL, params)
+        request_id = self._pending.add(params)
         context = {
             "title": "Sign in to hh.ru (dev)",
             "client_id": self.options.client_id,

@@ -11,8 +11,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -30,11 +28,11 @@ from authgate.devidp.oidc_model import ROLES_CLAIM, ROLES_SCOPE, OidcError, Oidc
 from authgate.devidp.oidc_tamper import sign_id_token
 from authgate.devidp.options import Clock, OidcOptions, OidcUser
 from authgate.devidp.pages import error_page, render
+from authgate.devidp.pending import PendingRequests
 from authgate.devidp.redirects import oidc_redirect_allowed
 
 log = logging.getLogger("authgate.devidp.oidc")
 
-_PENDING_TTL = 900.0
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -60,7 +58,7 @@ class OidcEndpoints:
         self._clock = clock
         self.base_url = base_url
         self._save = save
-        self._pending: dict[str, tuple[float, dict[str, str]]] = {}
+        self._pending = PendingRequests()
         # Armed by the control API; each is used by the next ID token / userinfo answer.
         self.tamper_id_token: str | None = None
         self.tamper_userinfo: str | None = None
@@ -182,10 +180,9 @@ class OidcEndpoints:
 
     async def decide(self, request: Request) -> Response:
         form = await request.form()
-        pending = self._pending.pop(str(form.get("request_id", "")), None)
-        if pending is None or pending[0] < time.monotonic():
+        params = self._pending.take(str(form.get("request_id", "")))
+        if params is None:
             return error_page(request, "Sign-in expired", "Start again from the application.")
-        params = pending[1]
         if form.get("decision") == "deny":
             self.model.stats["denied"] += 1
             return self._back(params, error="access_denied")
@@ -195,11 +192,7 @@ class OidcEndpoints:
         return self._approve(params, user)
 
     def _page(self, request: Request, params: dict[str, str], notice: str | None) -> Response:
-        now = time.monotonic()
-        for rid in [r for r, (exp, _) in self._pending.items() if exp < now]:
-            del self._pending[rid]
-        request_id = secrets.token_urlsafe(16)
-        self._pending[request_id] = (now + _PENDING_TTL, params)
+        request_id = self._pending.add(params)
         context = {
             "title": "Sign in (dev OpenID provider)",
             "client_id": self.options.client_id,
