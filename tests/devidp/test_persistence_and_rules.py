@@ -121,7 +121,7 @@ def test_index_and_no_secrets_in_logs(
     oidc_tokens = oidc.sign_in(idp)
     idp.client().get("/oidc/end_session", params={"id_token_hint": oidc_tokens["id_token"]})
     logged = caplog.text
-    assert "GET /oidc/end_session 200" in logged
+    assert "GET /oidc/end_session status=200" in logged
     secrets = [*hh_tokens.values(), *oidc_tokens.values(), "dev-hh-secret"]
     for secret in secrets:
         if isinstance(secret, str) and len(secret) > 12:  # skip "bearer" and numbers

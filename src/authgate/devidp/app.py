@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authgate.devidp.common import public_base
 from authgate.devidp.control import HhControl, OidcControl
@@ -24,9 +23,9 @@ from authgate.devidp.oidc_keys import KeyRing
 from authgate.devidp.oidc_model import OidcModel
 from authgate.devidp.options import DevIdpOptions
 from authgate.devidp.state import StateFile
+from authgate.web.middleware import AccessLog
 
 log = logging.getLogger("authgate.devidp")
-access_log = logging.getLogger("authgate.devidp.access")
 
 
 @dataclass
@@ -51,25 +50,6 @@ class _Persistence:
         # Parts are registered only after loading, so loading itself never writes.
         if self.store is not None and self.parts:
             self.store.save({name: part() for name, part in self.parts.items()})
-
-
-class _PathOnlyAccessLog:
-    """Access log without query strings: they carry id_token_hint and other secrets."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_logged(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                access_log.info("%s %s %s", scope["method"], scope["path"], message["status"])
-            await send(message)
-
-        await self.app(scope, receive, send_logged)
 
 
 def create_devidp_app(options: DevIdpOptions) -> Starlette:
@@ -124,7 +104,8 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
         ]
     )
     app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys)
-    app.add_middleware(_PathOnlyAccessLog)
+    # The gateway's access log: paths only, since query strings carry codes and id_token_hint.
+    app.add_middleware(AccessLog, logger="authgate.devidp.access")
     return app
 
 

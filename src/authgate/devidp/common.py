@@ -44,3 +44,13 @@ def is_loopback_http(url: str) -> bool:
 def public_base(configured: str, request: Request) -> str:
     """scheme://host:port as clients see it: the configured base URL, else the request's own."""
     return (configured or str(request.base_url)).rstrip("/")
+
+
+class EndpointError(Exception):
+    """An OAuth endpoint's error answer: ``{"error", "error_description"}`` with ``status``."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status

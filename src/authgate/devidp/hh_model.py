@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from authgate.devidp.common import hh_style_token, pkce_s256_matches
+from authgate.devidp.common import EndpointError, hh_style_token, pkce_s256_matches
 from authgate.devidp.options import Clock, HhAccount, HhOptions
 
 # Lifecycle of a token pair. Only "active" pairs answer /me or may be refreshed.
@@ -44,14 +44,8 @@ STAT_KEYS = (
 )
 
 
-class HhError(Exception):
-    """An hh.ru token-endpoint error: 400 ``{"error", "error_description"}`` unless told."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
+class HhError(EndpointError):
+    """An hh.ru token-endpoint error."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from authgate.devidp.common import opaque_token, pkce_s256_matches
+from authgate.devidp.common import EndpointError, opaque_token, pkce_s256_matches
 from authgate.devidp.options import Clock, OidcOptions, OidcUser
 
 ROLES_SCOPE = "urn:zitadel:iam:org:projects:roles"
@@ -33,12 +33,8 @@ STAT_KEYS = (
 )
 
 
-class OidcError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-        self.status = status
+class OidcError(EndpointError):
+    """An OpenID provider endpoint error."""
 
 
 @dataclass

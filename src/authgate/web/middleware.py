@@ -13,8 +13,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authgate.metrics import REQUEST_SECONDS
 
-access_log = logging.getLogger("authgate.access")
-
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data: https:; object-src 'none'; "
@@ -51,8 +49,9 @@ class SecurityHeaders:
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, logger: str = "authgate.access") -> None:
         self.app = app
+        self.log = logging.getLogger(logger)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,5 +73,5 @@ class AccessLog:
             route = scope.get("route")
             REQUEST_SECONDS.labels(getattr(route, "path", "other")).observe(elapsed)
             client = scope.get("client")
-            access_log.info("%s %s status=%d ms=%.1f ip=%s", scope["method"], scope["path"],
+            self.log.info("%s %s status=%d ms=%.1f ip=%s", scope["method"], scope["path"],
                             status, elapsed * 1000, client[0] if client else "-")
