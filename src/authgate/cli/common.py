@@ -13,6 +13,7 @@ from rich.console import Console
 
 from authgate.config import Settings, load_settings
 from authgate.errors import AuthgateError, ConfigError
+from authgate.runtime import Runtime
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -61,6 +62,15 @@ def failures_exit() -> Iterator[None]:
 def private_umask() -> None:
     """Everything authgate creates (database, WAL files, keys) is readable by its user only."""
     os.umask(0o077)
+
+
+def open_runtime(config: Path | None) -> Runtime:
+    """Settings, data directory, migrated database and keyring, for a command; exits 2 or 1
+    with a readable line when that fails."""
+    private_umask()
+    settings = load(config)
+    with failures_exit():
+        return Runtime.open(settings)
 
 
 def run(fn: Callable[[], T]) -> T:

@@ -21,9 +21,8 @@ from authgate.cli.common import (
     ConfigOption,
     console,
     failures_exit,
-    load,
+    open_runtime,
     out,
-    private_umask,
 )
 from authgate.files import write_private_file
 from authgate.runtime import Runtime
@@ -41,11 +40,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _open(config: Path | None) -> tuple[Runtime, SigninServices]:
-    private_umask()
-    settings = load(config)
-    with failures_exit():
-        runtime = Runtime.open(settings)
-        return runtime, signin_services(runtime)
+    runtime = open_runtime(config)
+    return runtime, signin_services(runtime)
 
 
 def _close(runtime: Runtime) -> None:

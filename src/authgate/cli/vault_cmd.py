@@ -11,21 +11,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from authgate.cli.common import EXIT_FAILURE, ConfigOption, console, failures_exit, load, out
-from authgate.runtime import Runtime
+from authgate.cli.common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    console,
+    failures_exit,
+    open_runtime,
+    out,
+)
 from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
 
 
-def _open(config: ConfigOption) -> Runtime:
-    from authgate.cli.common import private_umask
-
-    private_umask()
-    settings = load(config)
-    with failures_exit():
-        return Runtime.open(settings)
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -46,7 +45,7 @@ def token(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPOR
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
-    runtime = _open(config)
+    runtime = open_runtime(config)
 
     async def go() -> None:
         try:
@@ -66,7 +65,7 @@ def token(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPOR
 
 def status(config: ConfigOption = None) -> None:
     """A table of connections: provider, owner, account, status, expiry, next refresh, error."""
-    runtime = _open(config)
+    runtime = open_runtime(config)
     rows = runtime.vault.store.list_connections()
     now = runtime.clock.now()
     table = Table(title="Connections")
@@ -87,7 +86,7 @@ def refresh(config: ConfigOption = None,
                 "--due", help="only connections whose refresh time has come")] = False) -> None:
     """Refresh connections once and exit: with --due, those that are due (for a systemd timer);
     without, every one whose provider allows it now (hh.ru: only expired tokens)."""
-    runtime = _open(config)
+    runtime = open_runtime(config)
 
     async def go() -> dict[str, int]:
         try:
@@ -107,7 +106,7 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
             wait: Annotated[int, typer.Option(help="seconds to wait for the connection")] = 1800,
             ) -> None:
     """Print a one-time connect link and wait until the connection exists."""
-    runtime = _open(config)
+    runtime = open_runtime(config)
     with failures_exit():
         runtime.vault.provider(provider)
         before = runtime.vault.store.get(provider, owner)
@@ -139,7 +138,7 @@ apikey_app = typer.Typer(help="API keys for bots (stored hashed; shown once).",
 def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for")] = "bot",
                   config: ConfigOption = None) -> None:
     """Create a key; the key itself is the last line printed."""
-    runtime = _open(config)
+    runtime = open_runtime(config)
     key, view = runtime.apikeys.create(name, now=runtime.clock.now())
     console.print(f"created API key #{view.id} ({view.name}); it is shown only once:")
     print(key)
@@ -147,7 +146,7 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
 
 @apikey_app.command("list")
 def apikey_list(config: ConfigOption = None) -> None:
-    runtime = _open(config)
+    runtime = open_runtime(config)
     table = Table(title="API keys")
     for column in ("id", "name", "prefix", "created", "revoked"):
         table.add_column(column)
@@ -159,7 +158,7 @@ def apikey_list(config: ConfigOption = None) -> None:
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: int, config: ConfigOption = None) -> None:
-    runtime = _open(config)
+    runtime = open_runtime(config)
     with failures_exit():
         runtime.apikeys.revoke(key_id, now=runtime.clock.now())
     out.print(f"revoked API key #{key_id}")
