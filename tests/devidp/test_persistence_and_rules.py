@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,6 +121,10 @@ def test_index_and_no_secrets_in_logs(
     hh_tokens = hh.connect(idp)
     oidc_tokens = oidc.sign_in(idp)
     idp.client().get("/oidc/end_session", params={"id_token_hint": oidc_tokens["id_token"]})
+    # The server thread writes its access line after the response has reached the client.
+    deadline = time.monotonic() + 5
+    while "GET /oidc/end_session status=200" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
     logged = caplog.text
     assert "GET /oidc/end_session status=200" in logged
     secrets = [*hh_tokens.values(), *oidc_tokens.values(), "dev-hh-secret"]
