@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,17 @@ def connect_hh(gateway_url: str, api_key: str, owner: str,
         back = approve_hh(browser, start.headers["location"], account)
         assert back.status_code in (302, 303), back.text
         return browser.get(back.headers["location"])
+
+
+def eventually(read: Callable[[], str], expected: str, *, timeout: float = 5.0) -> str:
+    """``read()`` once it contains ``expected`` (servers write a request's log line after the
+    client already has the response), or its last value when the time is up."""
+    deadline = time.monotonic() + timeout
+    text = read()
+    while expected not in text and time.monotonic() < deadline:
+        time.sleep(0.02)
+        text = read()
+    return text
 
 
 def assert_no_secrets(texts: Iterable[str], secrets: Iterable[str]) -> None:

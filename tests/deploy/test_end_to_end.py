@@ -26,7 +26,7 @@ from authgate.deploy.nginx import (
     site_options_from_settings,
 )
 from tests.deploy.servers import Nginx, ThreadedServer, echo_app, nginx_binary
-from tests.harness import DevIdp, Gateway, assert_no_secrets, free_port
+from tests.harness import DevIdp, Gateway, assert_no_secrets, eventually, free_port
 from tests.signin.conftest import SESSION_COOKIE, dev_provider_config
 
 pytestmark = [
@@ -315,7 +315,8 @@ def test_no_code_state_or_session_in_any_log(site: Deployment) -> None:
     browser = site.browser()
     browser.sign_in(site.person("ivan"), "/panel/")
     assert len(site.secrets) >= 3
-    callbacks = next(site.nginx.workdir.glob("authgate-*.callbacks.log")).read_text()
+    callbacks_log = next(site.nginx.workdir.glob("authgate-*.callbacks.log"))
+    callbacks = eventually(callbacks_log.read_text, "GET /auth/dev/callback HTTP/1.1")
     assert "GET /auth/dev/callback HTTP/1.1" in callbacks
     assert "code=" not in callbacks and "state=" not in callbacks
     nginx_logs = [p.read_text(errors="replace") for p in site.nginx.workdir.glob("*.log")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import stat
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from authgate.devidp import DevIdpOptions, HhOptions
 from authgate.devidp.redirects import hh_redirect_allowed, oidc_redirect_allowed
+from tests.harness import eventually
 
 from . import test_hh as hh
 from . import test_oidc as oidc
@@ -121,11 +121,7 @@ def test_index_and_no_secrets_in_logs(
     hh_tokens = hh.connect(idp)
     oidc_tokens = oidc.sign_in(idp)
     idp.client().get("/oidc/end_session", params={"id_token_hint": oidc_tokens["id_token"]})
-    # The server thread writes its access line after the response has reached the client.
-    deadline = time.monotonic() + 5
-    while "GET /oidc/end_session status=200" not in caplog.text and time.monotonic() < deadline:
-        time.sleep(0.01)
-    logged = caplog.text
+    logged = eventually(lambda: caplog.text, "GET /oidc/end_session status=200")
     assert "GET /oidc/end_session status=200" in logged
     secrets = [*hh_tokens.values(), *oidc_tokens.values(), "dev-hh-secret"]
     for secret in secrets:
