@@ -125,6 +125,11 @@ class ProviderSettings(_Section):
     userinfo_url: str = ""
     pkce: bool = True
     refresh: Literal["ahead", "after_expiry"] = "ahead"
+    # RP-initiated logout: "get" redirects without id_token_hint (no token in a URL; the
+    # provider finds its session by its own cookie and may ask to confirm); "post" sends a form
+    # carrying id_token_hint, for providers that accept POST there (node oidc-provider does not
+    # by default, and a cross-site POST carries no SameSite=Lax cookie of the provider's).
+    end_session_method: Literal["get", "post"] = "get"
 
     @model_validator(mode="before")
     @classmethod

@@ -6,6 +6,7 @@ tests can check each URL the gateway built (its ``Location`` headers) for secret
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -25,12 +26,13 @@ ROLES_CLAIM = "urn:zitadel:iam:org:project:roles"
 SESSION_COOKIE = "authgate_session"
 
 
-def dev_provider_config(devidp_url: str, name: str = "dev") -> str:
+def dev_provider_config(devidp_url: str, name: str = "dev", *,
+                        end_session_method: str = "get") -> str:
     return (f'[providers.{name}]\nkind = "oidc"\ndisplay_name = "Dev ZITADEL"\n'
             f'issuer = "{devidp_url}/oidc"\nclient_id = "{DEV_CLIENT_ID}"\n'
             f'client_secret = "{DEV_CLIENT_SECRET}"\n'
             f'scopes = ["openid", "email", "profile"]\nroles_claim = "{ROLES_CLAIM}"\n'
-            f'roles_map = {{ admin = "admin" }}\n')
+            f'roles_map = {{ admin = "admin" }}\nend_session_method = "{end_session_method}"\n')
 
 
 @dataclass
@@ -156,7 +158,7 @@ def make_stack(tmp: Path, *, extra: str = "", login: str = "") -> SigninStack:
     panel_origin = f"http://127.0.0.1:{free_port()}"
     devidp = DevIdp(tmp, gateway_url=f"http://127.0.0.1:{port}").start()
     body = (f'[login]\nallowed_redirects = ["{panel_origin}"]\n{login}\n'
-            + dev_provider_config(devidp.url) + extra)
+            + dev_provider_config(devidp.url, end_session_method="post") + extra)
     gateway = Gateway(tmp, port=port, body=body).start()
     return SigninStack(devidp, gateway, panel_origin)
 
@@ -236,6 +238,18 @@ class OidcProvider(Process):
 
 _FORM = re.compile(r'<form[^>]*?(?:id="([^"]*)")?[^>]*action="([^"]+)"[^>]*>(.*?)</form>', re.S)
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+
+_LOGOUT_FORM = re.compile(r'<form method="post" action="([^"]+)" data-autosubmit>(.*?)</form>',
+                          re.S)
+
+
+def provider_logout_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
+    """The gateway's sign-out page: the provider's end-session endpoint and the form fields."""
+    match = _LOGOUT_FORM.search(page.text)
+    assert match, page.text[:2000]
+    return html.unescape(match.group(1)), {
+        name: html.unescape(value) for name, value in _HIDDEN.findall(match.group(2))}
 
 
 def submit_op_page(browser: Browser, page: httpx.Response, login: str) -> httpx.Response:

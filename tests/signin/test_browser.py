@@ -34,5 +34,39 @@ def test_password_and_provider_signin_in_chromium(shared_stack, browser):
         page.click("text=Войти через Dev ZITADEL")
         page.click("button[value='310000000000000002']")  # bob, at the devidp's page
         expect(page.locator("body")).to_contain_text("Вы вошли как bob.")
+
+        # Signing out at the provider too, without JavaScript: the ID token goes in a form the
+        # person sends with one press, never in an address.
+        page.get_by_role("button", name="Выйти", exact=True).click()
+        expect(page.locator("[role=status]")).to_contain_text("Здесь вы вышли.")
+        assert "id_token_hint" not in page.url
+        page.get_by_role("button", name="Выйти и в Dev ZITADEL").click()
+        page.wait_for_url(f"{gw}/login")
+        expect(page.locator("body")).to_contain_text("Вход")
+        assert "Вы вошли как" not in page.locator("body").inner_text()
+    finally:
+        context.close()
+
+
+def test_sign_out_at_the_provider_goes_by_itself_with_javascript(shared_stack, browser):
+    gw = shared_stack.gateway.url
+    context = browser.new_context()
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{gw}/login")
+        page.get_by_role("button", name="Sign in with Dev ZITADEL").click()
+        page.click("button[value='310000000000000002']")  # bob
+        expect(page.locator("body")).to_contain_text("You are signed in as bob.")
+        with page.expect_request(lambda r: r.method == "POST" and "/oidc/end_session" in r.url
+                                 ) as sent:
+            page.get_by_role("button", name="Sign out", exact=True).click()
+        assert "id_token_hint=" in (sent.value.post_data or "")
+        assert "id_token_hint" not in sent.value.url
+        page.wait_for_url(f"{gw}/login")
+        expect(page.get_by_role("button", name="Sign in with Dev ZITADEL")).to_be_visible()
+        assert errors == []
     finally:
         context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -10,7 +11,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.harness import assert_no_secrets
-from tests.signin.conftest import SESSION_COOKIE
+from tests.signin.conftest import SESSION_COOKIE, provider_logout_form
 
 
 def test_first_signin_creates_user_second_updates_profile_and_role(shared_stack):
@@ -129,28 +130,67 @@ def test_handoff_code_to_a_panel_on_another_origin(shared_stack):
     assert_no_secrets([stack.gateway.log_text()], [token, query["handoff"][0]])
 
 
-def test_logout_revokes_and_ends_the_provider_session(shared_stack):
+def test_logout_revokes_and_ends_the_provider_session_with_a_hint_in_a_form(shared_stack):
     stack = shared_stack
     browser = stack.browser()
     browser.oidc_signin(login_hint="alice@example.com")
     token = browser.session
     out = browser.post(f"{stack.gateway.url}/logout")
-    assert out.status_code == 303
-    end = urlsplit(out.headers["location"])
-    assert f"{end.scheme}://{end.netloc}{end.path}" == f"{stack.devidp.url}/oidc/end_session"
-    params = parse_qs(end.query)
-    assert params["client_id"] == ["authgate-dev"]
-    assert params["post_logout_redirect_uri"] == [f"{stack.gateway.url}/login"]
-    assert "id_token_hint" not in params  # no token in a URL we build
+    # A page with a form that POSTs to the provider: the ID token is in its body, not in a URL.
+    assert out.status_code == 200, out.text
+    assert out.headers["cache-control"] == "no-store"
     assert browser.session is None
-    # The provider accepts it and sends the browser back.
-    idp = browser.get(out.headers["location"])
-    assert idp.status_code == 302 and idp.headers["location"].startswith(stack.gateway.url)
+    action, fields = provider_logout_form(out)
+    assert action == f"{stack.devidp.url}/oidc/end_session"
+    assert fields["client_id"] == "authgate-dev"
+    assert fields["post_logout_redirect_uri"] == f"{stack.gateway.url}/login"
+    hint = fields["id_token_hint"]
+    keys = KeySet.import_key_set(httpx.get(f"{stack.devidp.url}/oidc/jwks").json())
+    claims = jwt.decode(hint, keys, algorithms=["RS256"]).claims
+    assert claims["email"] == "alice@example.com" and "authgate-dev" in claims["aud"]
+    # The provider accepts the hint (it refuses one it did not issue) and sends the browser back.
+    idp = browser.post(action, data=fields)
+    assert idp.status_code == 302 and idp.headers["location"] == f"{stack.gateway.url}/login"
+    forged = browser.post(action, data={**fields, "id_token_hint": hint[:-4] + "AAAA"})
+    assert forged.status_code == 400
     # The old token is dead everywhere, even when presented directly.
     assert browser.me(token).status_code == 401
     verify = httpx.get(f"{stack.gateway.url}/auth/verify",
                        headers={"Authorization": f"Bearer {token}"})
     assert verify.status_code == 401
+    # The hint is handed out once: signing out again (nothing left) just lands on /login.
+    again = browser.post(f"{stack.gateway.url}/logout")
+    assert again.status_code == 303 and again.headers["location"] == "/login?signed_out=1"
+    assert_no_secrets([stack.gateway.log_text(), *browser.gateway_locations()], [hint, token])
+
+
+def test_the_id_token_is_kept_encrypted_and_forgotten_at_sign_out(shared_stack):
+    from sqlalchemy import select
+
+    from authgate.config import load_settings
+    from authgate.runtime import Runtime
+    from authgate.store.models import Session as SessionRow
+
+    stack = shared_stack
+    browser = stack.browser()
+    browser.oidc_signin(login_hint="bob@example.com")
+    sid = jwt.decode(browser.session, KeySet.import_key_set(
+        httpx.get(f"{stack.gateway.url}/.well-known/jwks.json").json()),
+        algorithms=["ES256"]).claims["sid"]
+    runtime = Runtime.open(load_settings(stack.gateway.config))
+
+    def stored() -> str | None:
+        with runtime.db() as s:
+            return s.scalar(select(SessionRow.id_token_enc).where(SessionRow.id == sid))
+
+    try:
+        sealed = stored()
+        assert sealed is not None and sealed.startswith("v1.") and "eyJ" not in sealed
+        out = browser.post(f"{stack.gateway.url}/logout")
+        assert out.status_code == 200
+        assert stored() is None
+    finally:
+        runtime.engine.dispose()
 
 
 def test_verify_for_nginx(shared_stack):
@@ -188,7 +228,9 @@ def test_session_jwt_verifies_with_the_published_jwks_and_survives_key_rotation(
     assert claims["role"] == "admin" and claims["sid"]
     assert claims["exp"] - claims["iat"] == 7 * 86400
 
-    stack.gateway.cli("keys", "rotate")
+    rotated = stack.gateway.cli("keys", "rotate").stdout
+    # Kept ID tokens (for sign-out at the provider) move to the new encryption key as well.
+    assert re.search(r"and [1-9]\d* sessions' ID tokens", rotated), rotated
     jwks = httpx.get(f"{stack.gateway.url}/.well-known/jwks.json").json()
     assert len(jwks["keys"]) == 2
     # The running gateway picks the rotation up and keeps accepting the old session.
@@ -199,3 +241,5 @@ def test_session_jwt_verifies_with_the_published_jwks_and_survives_key_rotation(
     assert new_kid.header["kid"] != jwt.decode(old_token, keys,
                                                algorithms=["ES256"]).header["kid"]
     assert second.me().status_code == 200 and browser.me().status_code == 200
+    _action, fields = provider_logout_form(browser.post(f"{stack.gateway.url}/logout"))
+    assert fields["id_token_hint"].startswith("eyJ")

@@ -235,11 +235,12 @@ def keys_rotate(config: ConfigOption = None) -> None:
         kid = runtime.keyring.rotate()
         tokens = runtime.vault.store.reencrypt_all()
         signing = svc.keys.reencrypt_all()
+        id_tokens = svc.sessions.reencrypt_id_tokens()
         signing_kid = svc.keys.rotate(runtime.clock.now())
     _close(runtime)
-    out.print(f"encryption key {kid} is current; re-encrypted {tokens} connections and "
-              f"{signing} signing keys; new session signing key {signing_kid}",
-              highlight=False)
+    out.print(f"encryption key {kid} is current; re-encrypted {tokens} connections, "
+              f"{signing} signing keys and {id_tokens} sessions' ID tokens; new session "
+              f"signing key {signing_kid}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

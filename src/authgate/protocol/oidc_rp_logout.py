@@ -1,10 +1,43 @@
-"""OpenID Connect RP-Initiated Logout 1.0 — the URL that ends the session at the provider."""
+"""OpenID Connect RP-Initiated Logout 1.0 — ending the session at the provider.
+
+Two shapes of the same request (§2: "OPs MUST support the use of the HTTP GET and POST
+methods"):
+
+- ``end_session_form``: a form the browser POSTs. It may carry ``id_token_hint``, which keeps the
+  ID token out of every URL (SPEC forbids tokens in URLs we build, and URLs end up in logs and
+  histories) while the provider still learns whom to log out, and usually skips its "are you
+  sure?" page.
+- ``end_session_url``: a redirect, for callers that can only follow a URL (a panel's script).
+  It never carries a token; ``client_id`` alone lets the provider check
+  ``post_logout_redirect_uri`` (§2, §3), though it may ask the person to confirm.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from authlib.common.urls import add_params_to_uri
 
 from authgate.protocol.oidc_discovery import ProviderMetadata
+
+
+@dataclass(frozen=True)
+class EndSessionForm:
+    """``<form method="post" action={action}>`` with ``fields`` as hidden inputs."""
+
+    action: str
+    fields: list[tuple[str, str]] = field(repr=False)
+
+
+def _params(client_id: str, post_logout_redirect_uri: str | None,
+            state: str | None) -> list[tuple[str, str]]:
+    # client_id is always sent: with a hint, the provider checks that the two agree.
+    params = [("client_id", client_id)]
+    if post_logout_redirect_uri is not None:
+        params.append(("post_logout_redirect_uri", post_logout_redirect_uri))
+    if state is not None:
+        params.append(("state", state))
+    return params
 
 
 def end_session_url(
@@ -12,25 +45,28 @@ def end_session_url(
     *,
     client_id: str,
     post_logout_redirect_uri: str | None = None,
-    id_token_hint: str | None = None,
     state: str | None = None,
 ) -> str | None:
-    """The browser redirect to the provider's end-session endpoint; None when it has none.
-
-    Trade-off for the caller: ``id_token_hint`` puts an ID token in a URL we build for a browser,
-    which SPEC otherwise forbids for tokens. It is the standard mechanism, and some providers
-    (e.g. node oidc-provider) then log out without asking. Leave it None to keep tokens out of
-    URLs: ``client_id`` alone still lets the provider validate ``post_logout_redirect_uri``
-    (§2, §3), though it may show a logout confirmation page. ``client_id`` is always sent; when
-    both are present the provider checks they agree.
-    """
+    """The browser redirect to the end-session endpoint, without a hint; None when the
+    provider has no such endpoint."""
     if metadata.end_session_endpoint is None:
         return None
-    params: list[tuple[str, str]] = [("client_id", client_id)]
+    return str(add_params_to_uri(metadata.end_session_endpoint,
+                                 _params(client_id, post_logout_redirect_uri, state)))
+
+
+def end_session_form(
+    metadata: ProviderMetadata,
+    *,
+    client_id: str,
+    id_token_hint: str | None,
+    post_logout_redirect_uri: str | None = None,
+    state: str | None = None,
+) -> EndSessionForm | None:
+    """The end-session request as a POST form; None when the provider has no such endpoint."""
+    if metadata.end_session_endpoint is None:
+        return None
+    fields = _params(client_id, post_logout_redirect_uri, state)
     if id_token_hint is not None:
-        params.append(("id_token_hint", id_token_hint))
-    if post_logout_redirect_uri is not None:
-        params.append(("post_logout_redirect_uri", post_logout_redirect_uri))
-    if state is not None:
-        params.append(("state", state))
-    return str(add_params_to_uri(metadata.end_session_endpoint, params))
+        fields.insert(1, ("id_token_hint", id_token_hint))
+    return EndSessionForm(metadata.end_session_endpoint, fields)

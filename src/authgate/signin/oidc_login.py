@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -30,7 +30,7 @@ from authgate.protocol.oidc_core import (
 from authgate.protocol.oidc_discovery import DiscoveryCache
 from authgate.protocol.oidc_jwks import JwksCache
 from authgate.protocol.oidc_roles import map_role, roles_from_claims
-from authgate.protocol.oidc_rp_logout import end_session_url
+from authgate.protocol.oidc_rp_logout import EndSessionForm, end_session_form, end_session_url
 from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse
 from authgate.protocol.rfc7636_pkce import new_opaque_value, new_pkce_pair
 from authgate.signin.users import Profile
@@ -50,6 +50,18 @@ class OidcIdentity:
     # The local role the provider's roles map to; None when the provider does not decide roles
     # (no ``roles_claim``), so that a role set by an administrator is kept.
     role: str | None
+    # Kept with the session for sign-out (``id_token_hint``); never shown or logged.
+    id_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ProviderSignOut:
+    """RP-initiated logout at the provider a session came from."""
+
+    form: EndSessionForm  # POSTed by the browser, with id_token_hint (``post``)
+    url: str  # the same request as a hint-less URL: the browser's redirect, or a panel's script
+    provider_label: str
+    post: bool  # the provider is configured for the form and the session kept an ID token
 
 
 class OidcLogin:
@@ -122,7 +134,9 @@ class OidcLogin:
                                         expected_sub=str(claims["sub"]))
             merged.update({k: v for k, v in info.items() if k not in _TOKEN_CLAIMS})
         return OidcIdentity(provider=name, subject=str(claims["sub"]),
-                            profile=profile_from_claims(merged), role=self._role(conf, merged))
+                            profile=profile_from_claims(merged), role=self._role(conf, merged),
+                            id_token=tokens.id_token if conf.end_session_method == "post"
+                            else None)
 
     def _role(self, conf: ProviderSettings, claims: Mapping[str, Any]) -> str | None:
         if not conf.roles_claim:
@@ -130,23 +144,25 @@ class OidcLogin:
         roles = roles_from_claims(claims, conf.roles_claim)
         return map_role(roles, conf.roles_map, self._settings.login.default_role)
 
-    async def logout_url(self, name: str, post_logout_redirect_uri: str) -> str | None:
-        """The provider's end-session URL, or None (no such endpoint, or it is unreachable).
-
-        No ``id_token_hint``: SPEC keeps tokens out of URLs we build for a browser, and an ID
-        token carries the person's email and name into the provider's and the browser's logs.
-        ``client_id`` lets the provider check ``post_logout_redirect_uri`` without it
-        (RP-Initiated Logout §2); the price is that it may ask the person to confirm.
-        """
+    async def end_session(self, name: str, *, post_logout_redirect_uri: str,
+                          id_token: str | None) -> ProviderSignOut | None:
+        """The provider's end-session request; None when the provider has no such endpoint or
+        cannot be reached (signing out here must not depend on the provider being up)."""
         conf = self._settings.providers.get(name)
         if conf is None or conf.kind != "oidc":
             return None
         try:
             metadata = await self.discovery.get(conf.issuer)
         except ProviderError:
-            return None  # signing out here must not depend on the provider being up
-        return end_session_url(metadata, client_id=conf.client_id,
-                               post_logout_redirect_uri=post_logout_redirect_uri)
+            return None
+        hint = id_token if conf.end_session_method == "post" else None
+        form = end_session_form(metadata, client_id=conf.client_id, id_token_hint=hint,
+                                post_logout_redirect_uri=post_logout_redirect_uri)
+        url = end_session_url(metadata, client_id=conf.client_id,
+                              post_logout_redirect_uri=post_logout_redirect_uri)
+        if form is None or url is None:
+            return None
+        return ProviderSignOut(form, url, conf.display_name or name, post=hint is not None)
 
 
 def _is_login(conf: ProviderSettings) -> bool:

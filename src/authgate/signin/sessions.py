@@ -5,11 +5,14 @@ no database. A token's signature is checked once and the result cached until the
 (only successes are cached, so garbage cannot fill the cache with failures we would then trust);
 revocation comes from the in-memory ``RevocationCache``. ``current`` adds a database check
 (session row, user not disabled) for the endpoints that return the profile anyway.
+
+A session begun at an OpenID provider keeps the provider's ID token, encrypted with the keyring,
+until sign-out hands it back as the ``id_token_hint`` of the provider's end-session request.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.clock import Clock
 from authgate.errors import Unauthorized
+from authgate.keyring import Keyring, KeyringError
 from authgate.secrets_util import new_secret
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.signing_keys import ALG, SigningKeys
@@ -50,16 +54,27 @@ class IssuedSession:
     user: UserView
 
 
+@dataclass(frozen=True)
+class EndedSession:
+    provider: str | None
+    id_token: str | None = field(default=None, repr=False)
+
+
+def _id_token_aad(sid: str) -> str:
+    return f"session:{sid}:id_token"
+
+
 def _unauthorized(detail: str, error: str) -> Unauthorized:
     return Unauthorized(detail, error=error)
 
 
 class SessionService:
-    def __init__(self, db: sessionmaker[Session], keys: SigningKeys,
+    def __init__(self, db: sessionmaker[Session], keys: SigningKeys, keyring: Keyring,
                  revocations: RevocationCache, clock: Clock, *, issuer: str,
                  lifetime: timedelta) -> None:
         self._db = db
         self._keys = keys
+        self._keyring = keyring
         self._revocations = revocations
         self._clock = clock
         self.issuer = issuer
@@ -68,13 +83,14 @@ class SessionService:
 
     # -- issuing ------------------------------------------------------------------------------
     def start(self, user: UserView, *, provider: str, ip: str | None,
-              user_agent: str | None) -> IssuedSession:
+              user_agent: str | None, id_token: str | None = None) -> IssuedSession:
         """A new session (a new sid at every sign-in) and its token."""
         now = self._clock.now().replace(microsecond=0)
         sid = new_secret(24)
         expires = now + self.lifetime
+        sealed = None if id_token is None else self._keyring.encrypt(id_token, _id_token_aad(sid))
         with self._db.begin() as s:
-            s.add(SessionRow(id=sid, user_id=user.id, provider=provider, id_token_enc=None,
+            s.add(SessionRow(id=sid, user_id=user.id, provider=provider, id_token_enc=sealed,
                              ip=ip, user_agent=(user_agent or "")[:512] or None,
                              created_at=now, expires_at=expires, revoked_at=None))
         return IssuedSession(sid, self._sign(user, sid, now, expires), expires, user)
@@ -162,18 +178,40 @@ class SessionService:
             return row, user_view(s, user)
 
     # -- ending -------------------------------------------------------------------------------
-    def end(self, sid: str) -> str | None:
-        """Revoke one session; returns the provider it came from (for RP-initiated logout)."""
+    def end(self, sid: str) -> EndedSession:
+        """Revoke one session; returns the provider it came from and the ID token it kept (for
+        RP-initiated logout; given out once, then forgotten)."""
         now = self._clock.now()
         with self._db.begin() as s:
             row = s.get(SessionRow, sid)
             if row is None:
-                return None
+                return EndedSession(None)
             if row.revoked_at is None:
                 row.revoked_at = now
+            sealed, row.id_token_enc = row.id_token_enc, None
             provider = row.provider
         self._revocations.add(sid)
-        return provider
+        return EndedSession(provider, self._open_id_token(sid, sealed))
+
+    def _open_id_token(self, sid: str, sealed: str | None) -> str | None:
+        if sealed is None:
+            return None
+        try:
+            return self._keyring.decrypt(sealed, _id_token_aad(sid))
+        except KeyringError:
+            return None  # a lost key costs only the hint: the provider then asks to confirm
+
+    def reencrypt_id_tokens(self) -> int:
+        """Move the kept ID tokens to the keyring's current key (after ``keys rotate``)."""
+        changed = 0
+        with self._db.begin() as s:
+            rows = s.scalars(select(SessionRow).where(SessionRow.id_token_enc.is_not(None)))
+            for row in rows:
+                assert row.id_token_enc is not None
+                new = self._keyring.reencrypt(row.id_token_enc, _id_token_aad(row.id))
+                if new != row.id_token_enc:
+                    row.id_token_enc, changed = new, changed + 1
+        return changed
 
     def end_all_for(self, user_id: int) -> int:
         now = self._clock.now()
@@ -183,6 +221,6 @@ class SessionService:
                 SessionRow.expires_at > now)))
             if sids:
                 s.execute(update(SessionRow).where(SessionRow.id.in_(sids))
-                          .values(revoked_at=now))
+                          .values(revoked_at=now, id_token_enc=None))
         self._revocations.add(*sids)
         return len(sids)

@@ -63,7 +63,7 @@ class Signins:
         if user.disabled:
             self._refuse_disabled(identity.provider, user.username, client)
         issued = self._sessions.start(user, provider=identity.provider, ip=client.ip,
-                                      user_agent=client.user_agent)
+                                      user_agent=client.user_agent, id_token=identity.id_token)
         self._log.record(now=now, provider=identity.provider, result=SUCCESS, client=client,
                          username=user.username, reason="user_created" if created else None)
         return issued

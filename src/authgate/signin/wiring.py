@@ -41,7 +41,8 @@ def signin_services(runtime: Runtime) -> SigninServices:
     revocations = RevocationCache(db, clock)
     # Key rotations by other processes are picked up on the same off-request-path schedule.
     revocations.on_reload.append(keys.maintain)
-    sessions = SessionService(db, keys, revocations, clock, issuer=settings.public_url,
+    sessions = SessionService(db, keys, runtime.keyring, revocations, clock,
+                              issuer=settings.public_url,
                               lifetime=settings.session.lifetime)
     log = SigninLog(db)
     limiter = PasswordLimiter(db, max_failures=settings.login.max_failures,

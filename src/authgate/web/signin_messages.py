@@ -22,6 +22,8 @@ EN = {
     "login.error.account_disabled": "This account is disabled. Ask an administrator.",
     "login.error.password_disabled": "Password sign-in is turned off here.",
     "logout.title": "Sign out",
+    "logout.done_here": "You are signed out here.",
+    "logout.at_provider": "Sign out at {provider} too",
 }
 
 RU = {
@@ -42,6 +44,8 @@ RU = {
     "login.error.account_disabled": "Эта учётная запись отключена. Обратитесь к администратору.",
     "login.error.password_disabled": "Вход по паролю здесь отключён.",
     "logout.title": "Выход",
+    "logout.done_here": "Здесь вы вышли.",
+    "logout.at_provider": "Выйти и в {provider}",
 }
 
 

@@ -23,7 +23,7 @@ from authgate.runtime import Runtime
 from authgate.signin.audit import LOCAL, Client
 from authgate.signin.handoff import with_handoff
 from authgate.signin.redirects import is_same_origin, safe_next
-from authgate.signin.sessions import IssuedSession, SessionClaims
+from authgate.signin.sessions import EndedSession, IssuedSession, SessionClaims
 from authgate.signin.wiring import SigninServices, signin_services
 from authgate.web.callback import flow_binding, register_finisher, set_flow_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
@@ -243,20 +243,30 @@ async def logout(request: Request) -> Response:
     if origin and origin != "null" and origin not in _allowed_origins(request):
         raise Forbidden("Sign-out must come from this site or a configured panel.",
                         error="foreign_origin")
-    provider = None
+    ended = EndedSession(None)
     claims = _signed_in_claims(request)
     if claims is not None:
-        provider = await anyio.to_thread.run_sync(svc.sessions.end, claims.sid)
+        ended = await anyio.to_thread.run_sync(svc.sessions.end, claims.sid)
     landing = f"{runtime.settings.public_url}{LANDING}"
-    idp_logout = None
-    if provider and provider != LOCAL:
-        idp_logout = await svc.oidc.logout_url(provider, post_logout_redirect_uri=landing)
+    sign_out = None
+    if ended.provider and ended.provider != LOCAL:
+        sign_out = await svc.oidc.end_session(ended.provider, id_token=ended.id_token,
+                                              post_logout_redirect_uri=landing)
     response: Response
     if wants_json(request):
-        response = JSONResponse({"signed_out": True, "logout_url": idp_logout},
+        # A panel's script gets the hint-less URL: the ID token stays on the server.
+        response = JSONResponse({"signed_out": True,
+                                 "logout_url": sign_out.url if sign_out else None},
                                 headers=_cors(request))
+    elif sign_out is None:
+        response = RedirectResponse(f"{LANDING}?signed_out=1", status_code=303)
+    elif not sign_out.post:
+        response = RedirectResponse(sign_out.url, status_code=303)
     else:
-        response = RedirectResponse(idp_logout or f"{LANDING}?signed_out=1", status_code=303)
+        # The hint travels in a form body, never in a URL; static JS submits it at once, and
+        # without JavaScript the person presses the button.
+        response = render(request, "logout_provider.html",
+                          {"form": sign_out.form, "provider": sign_out.provider_label})
     settings = runtime.settings
     response.delete_cookie(settings.session.cookie_name, path="/", httponly=True,
                            samesite="lax", secure=settings.is_https)
