@@ -66,6 +66,11 @@ def test_forged_replayed_and_foreign_state_are_refused(shared_stack):
     # The owner can, once.
     assert browser.get(callback).status_code == 303
     assert_refused(browser.get(callback), "state_reused")
+    # Each refusal is a line in the sign-in log, though no user was identified.
+    log = json.loads(stack.gateway.cli("audit", "--limit", "1000", "--json").stdout)
+    reasons = [e["reason"] for e in log if e["provider"] == "dev" and e["result"] == "failure"]
+    for reason in ("invalid_state", "state_browser_mismatch", "state_reused"):
+        assert reason in reasons, reasons
 
 
 def test_replayed_code_with_a_fresh_state_is_refused(shared_stack):

@@ -9,18 +9,26 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from authgate.errors import NotFound
+from authgate.errors import AuthgateError, NotFound
 from authgate.flows import FlowRecord
 from authgate.secrets_util import new_secret
 from authgate.web.deps import runtime_of
 
 FLOW_COOKIE = "authgate_flow"
 Finisher = Callable[[Request, str, FlowRecord], Awaitable[Response]]
+Unmatched = Callable[[Request, str, AuthgateError], Awaitable[None]]
 _FINISHERS: dict[str, Finisher] = {}
+_UNMATCHED: list[Unmatched] = []
 
 
 def register_finisher(kind: str, finisher: Finisher) -> None:
     _FINISHERS[kind] = finisher
+
+
+def on_unmatched_state(hook: Unmatched) -> None:
+    """``hook(request, provider, error)`` for a callback whose state matches no flow of this
+    browser (missing, forged, expired, replayed, another browser's): no finisher ever sees it."""
+    _UNMATCHED.append(hook)
 
 
 def flow_binding(request: Request) -> str:
@@ -41,9 +49,14 @@ async def callback(request: Request) -> Response:
     if provider not in runtime.settings.providers:
         raise NotFound(f"no provider named {provider!r} is configured")
     now = runtime.clock.now()
-    flow = await anyio.to_thread.run_sync(lambda: runtime.flows.consume(
-        state=request.query_params.get("state"), binding=request.cookies.get(FLOW_COOKIE),
-        provider=provider, now=now))
+    try:
+        flow = await anyio.to_thread.run_sync(lambda: runtime.flows.consume(
+            state=request.query_params.get("state"), binding=request.cookies.get(FLOW_COOKIE),
+            provider=provider, now=now))
+    except AuthgateError as exc:
+        for hook in _UNMATCHED:
+            await hook(request, provider, exc)
+        raise
     finisher = _FINISHERS.get(flow.kind)
     if finisher is None:
         raise NotFound(f"flows of kind {flow.kind!r} are not enabled")

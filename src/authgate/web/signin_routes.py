@@ -25,7 +25,12 @@ from authgate.signin.handoff import with_handoff
 from authgate.signin.redirects import is_same_origin, safe_next
 from authgate.signin.sessions import EndedSession, IssuedSession, SessionClaims
 from authgate.signin.wiring import SigninServices, signin_services
-from authgate.web.callback import flow_binding, register_finisher, set_flow_cookie
+from authgate.web.callback import (
+    flow_binding,
+    on_unmatched_state,
+    register_finisher,
+    set_flow_cookie,
+)
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.deps import bearer, client_ip, runtime_of
 from authgate.web.errors import error_response, status_of, wants_json
@@ -201,6 +206,18 @@ async def finish_login(request: Request, provider: str, flow: FlowRecord) -> Res
 
 
 register_finisher("login", finish_login)
+
+
+async def log_unmatched_callback(request: Request, provider: str, exc: AuthgateError) -> None:
+    """A forged, replayed or expired state at a sign-in provider's callback is a failed sign-in
+    attempt: it goes into the sign-in log like the others (no user: none was identified)."""
+    svc = _svc(request)
+    if any(name == provider for name, _label in svc.oidc.login_providers()):
+        await anyio.to_thread.run_sync(svc.signins.provider_failed, provider, exc,
+                                       _client(request))
+
+
+on_unmatched_state(log_unmatched_callback)
 
 
 # -- after a successful sign-in ---------------------------------------------------------------
