@@ -60,8 +60,9 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def error_response(request: Request, exc: AuthgateError) -> Response:
-    status = status_of(exc)
+def error_response(request: Request, exc: AuthgateError, *,
+                   status: int | None = None) -> Response:
+    status = status or status_of(exc)
     headers = {}
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None and status in (429, 503):
@@ -90,10 +91,8 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     detail = {404: "There is nothing at this address.",
               405: "This address does not accept that method."}.get(exc.status_code,
                                                                       str(exc.detail))
-    error = AuthgateError(detail, error=code)
-    response = error_response(request, error)
-    response.status_code = exc.status_code
-    return response
+    # Starlette's own 404/405 (no route, wrong method): not a failure of ours, so not logged.
+    return error_response(request, AuthgateError(detail, error=code), status=exc.status_code)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
