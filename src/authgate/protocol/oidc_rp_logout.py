@@ -3,13 +3,15 @@
 Two shapes of the same request (§2: "OPs MUST support the use of the HTTP GET and POST
 methods"):
 
+- ``end_session_url``: a redirect (the default, and what a panel's script can follow). It never
+  carries a token; ``client_id`` alone lets the provider check ``post_logout_redirect_uri``
+  (§2, §3), and the provider finds its session by its own cookie, though it may ask the person
+  to confirm.
 - ``end_session_form``: a form the browser POSTs. It may carry ``id_token_hint``, which keeps the
   ID token out of every URL (SPEC forbids tokens in URLs we build, and URLs end up in logs and
-  histories) while the provider still learns whom to log out, and usually skips its "are you
-  sure?" page.
-- ``end_session_url``: a redirect, for callers that can only follow a URL (a panel's script).
-  It never carries a token; ``client_id`` alone lets the provider check
-  ``post_logout_redirect_uri`` (§2, §3), though it may ask the person to confirm.
+  histories) while the provider still learns whom to log out. The catch: a cross-site POST
+  carries none of the provider's ``SameSite=Lax`` cookies, and not every provider accepts POST
+  there, so this is a per-provider choice.
 """
 
 from __future__ import annotations
