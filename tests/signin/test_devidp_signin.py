@@ -109,6 +109,7 @@ def test_handoff_code_to_a_panel_on_another_origin(shared_stack):
     assert traded.status_code == 200, traded.text
     assert traded.headers["access-control-allow-origin"] == stack.panel_origin
     token = traded.json()["access_token"]
+    assert (traded.json()["username"], traded.json()["role"]) == ("bob", "user")
     me = spa.get(f"{stack.gateway.url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json()["username"] == "bob"
 

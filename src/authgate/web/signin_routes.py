@@ -315,9 +315,11 @@ async def token_exchange(request: Request) -> Response:
     sid = await anyio.to_thread.run_sync(svc.handoff.redeem,
                                          code if isinstance(code, str) else None, now)
     issued = await anyio.to_thread.run_sync(svc.sessions.reissue, sid)
+    # username and role too: what the seed's front-end read from its URL, now from a body.
     return JSONResponse({"access_token": issued.token, "token_type": "Bearer",
                          "expires_at": _iso(issued.expires_at),
-                         "expires_in": max(0, int((issued.expires_at - now).total_seconds()))},
+                         "expires_in": max(0, int((issued.expires_at - now).total_seconds())),
+                         "username": issued.user.username, "role": issued.user.role},
                         headers=_cors(request))
 
 
