@@ -24,6 +24,11 @@ def test_token_json_and_status(stack_factory):
     assert "hh" in status and "default" in status and "active" in status
     missing = stack.gateway.cli("token", "hh", "--owner", "nobody", check=False)
     assert missing.returncode == 1 and "not_found" in missing.stderr
+    # Naming a provider that is not configured is a usage error, and says what there is.
+    for command in ("token", "connect"):
+        unknown = stack.gateway.cli(command, "hhh", check=False)
+        assert unknown.returncode == 2, unknown.stderr
+        assert "'hhh'" in unknown.stderr and "API providers: hh" in unknown.stderr
     assert_no_secrets([missing.stderr, status], [token.strip(), stack.api_key])
 
 

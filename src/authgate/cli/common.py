@@ -59,6 +59,16 @@ def failures_exit() -> Iterator[None]:
         raise typer.Exit(EXIT_FAILURE) from None
 
 
+def require_api_provider(runtime: Runtime, name: str) -> None:
+    """A PROVIDER argument that names no configured API provider is a usage error (exit 2),
+    not a failure: say which ones there are."""
+    if name not in runtime.vault.providers:
+        known = ", ".join(sorted(runtime.vault.providers)) or "none"
+        console.print(f"[red]usage[/red]: no API provider named {name!r} is configured "
+                      f"(API providers: {known})", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
 def private_umask() -> None:
     """Everything authgate creates (database, WAL files, keys) is readable by its user only."""
     os.umask(0o077)

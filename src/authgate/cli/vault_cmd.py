@@ -18,6 +18,7 @@ from authgate.cli.common import (
     failures_exit,
     open_runtime,
     out,
+    require_api_provider,
 )
 from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
@@ -46,6 +47,7 @@ def token(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPOR
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
     runtime = open_runtime(config)
+    require_api_provider(runtime, provider)
 
     async def go() -> None:
         try:
@@ -107,8 +109,8 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
             ) -> None:
     """Print a one-time connect link and wait until the connection exists."""
     runtime = open_runtime(config)
+    require_api_provider(runtime, provider)
     with failures_exit():
-        runtime.vault.provider(provider)
         before = runtime.vault.store.get(provider, owner)
         generation = before.generation if before else 0
         link = runtime.links.create(provider, owner, now=runtime.clock.now(),
