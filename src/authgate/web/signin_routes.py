@@ -271,7 +271,7 @@ async def logout(request: Request) -> Response:
                                               post_logout_redirect_uri=landing)
     response: Response
     if wants_json(request):
-        # A panel's script gets the hint-less URL: the ID token stays on the server.
+        # A panel's script gets the hint-less URL: an ID token is never handed to scripts.
         response = JSONResponse({"signed_out": True,
                                  "logout_url": sign_out.url if sign_out else None},
                                 headers=_cors(request))
