@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,6 +20,7 @@ from sqlalchemy import func, select
 
 from authgate.config import Settings
 from authgate.deploy import doctor_net
+from authgate.deploy.doctor_check import Check
 from authgate.errors import AuthgateError
 from authgate.keyring import Keyring, keyring_path
 from authgate.store.db import (
@@ -36,26 +35,6 @@ from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, Connection
 
 DB_CONNECT_TIMEOUT = 10  # seconds; libpq would wait for a black-holed server forever
 INIT_HINT = "run `authgate init` (or start `authgate serve` once): it creates and migrates it"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    hint: str | None = None
-    # ok but worth a look (authgate not running, clock skew, connections to renew).
-    warning: bool = False
-
-    @property
-    def status(self) -> Literal["ok", "warn", "fail"]:
-        if not self.ok:
-            return "fail"
-        return "warn" if self.warning else "ok"
-
-
-def _check(result: doctor_net.Result) -> Check:
-    return Check(result.name, result.ok, result.detail, result.hint, result.warning)
 
 
 async def run_doctor(
@@ -211,8 +190,8 @@ async def _network(settings: Settings, http: httpx.AsyncClient,
         if skew is not None:
             skews[name] = skew
     if names:
-        checks.append(_check(doctor_net.clock_result(skews)))
-    checks.append(_check(proxy))
+        checks.append(doctor_net.clock_result(skews))
+    checks.append(proxy)
     return checks
 
 
@@ -230,7 +209,7 @@ async def _provider(settings: Settings, name: str, http: httpx.AsyncClient,
     conf = settings.providers[name]
     uris = redirect_uris(settings, name)
     probe = await doctor_net.probe_provider(http, name, conf)
-    checks = [_check(r) for r in probe.results]
+    checks = list(probe.results)
     note = (f" (callback_path {conf.callback_path} replaces /auth/{name}/callback)"
             if conf.callback_path else "")
     alias = (f"; and {uris[1]} if a panel signs in through /api/auth/oidc/{name}/login"
@@ -247,7 +226,7 @@ async def _provider(settings: Settings, name: str, http: httpx.AsyncClient,
         results = await asyncio.gather(*(
             doctor_net.probe_redirect_uri(http, name, conf, probe.authorize_endpoint, uri,
                                           required=i == 0) for i, uri in enumerate(uris)))
-        checks.extend(_check(r) for r in results)
+        checks.extend(results)
     return checks, probe.skew
 
 

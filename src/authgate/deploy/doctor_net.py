@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from authgate.config import ProviderSettings, Settings
+from authgate.deploy.doctor_check import Check
 from authgate.errors import ProviderError
 from authgate.protocol.oidc_discovery import ProviderMetadata, discovery_url
 from authgate.protocol.rfc7636_pkce import new_opaque_value, new_pkce_pair
@@ -29,22 +30,11 @@ TIMEOUT = 10.0
 MAX_SKEW = 30.0
 
 
-@dataclass(frozen=True)
-class Result:
-    """One line of the doctor's report (``Check`` is built from it by the caller)."""
-
-    name: str
-    ok: bool
-    detail: str
-    hint: str | None = None
-    warning: bool = False
-
-
 @dataclass
 class ProviderProbe:
     """What was learned about one provider: its authorize endpoint and the clock skew."""
 
-    results: list[Result]
+    results: list[Check]
     authorize_endpoint: str | None = None
     skew: float | None = None
 
@@ -84,16 +74,16 @@ async def probe_provider(http: httpx.AsyncClient, name: str, conf: ProviderSetti
     try:
         response, received_at = await _get(http, url, _headers(conf))
     except httpx.HTTPError as exc:
-        return ProviderProbe([Result(label, False, f"no answer from {url} ({type(exc).__name__})",
+        return ProviderProbe([Check(label, False, f"no answer from {url} ({type(exc).__name__})",
                                      "check DNS, outbound firewall and proxy settings")])
     probe = ProviderProbe([], skew=_skew(response, received_at))
     if conf.kind != "oidc":
         probe.authorize_endpoint = conf.authorize_url or (
             hh.AUTHORIZE_URL if conf.kind == "hh" else None)
-        probe.results.append(Result(label, True, f"{url} answered HTTP {response.status_code}"))
+        probe.results.append(Check(label, True, f"{url} answered HTTP {response.status_code}"))
         return probe
     if response.status_code != 200:
-        probe.results.append(Result(label, False, f"{url} answered HTTP {response.status_code}",
+        probe.results.append(Check(label, False, f"{url} answered HTTP {response.status_code}",
                                     "is issuer right? it must be the exact issuer URL"))
         return probe
     try:
@@ -102,18 +92,18 @@ async def probe_provider(http: httpx.AsyncClient, name: str, conf: ProviderSetti
             raise ValueError("not an object")
         metadata = ProviderMetadata.from_document(document, expected_issuer=conf.issuer)
     except ValueError:
-        probe.results.append(Result(label, False, f"{url} is not a JSON discovery document"))
+        probe.results.append(Check(label, False, f"{url} is not a JSON discovery document"))
         return probe
     except ProviderError as exc:
-        probe.results.append(Result(label, False, exc.detail))
+        probe.results.append(Check(label, False, exc.detail))
         return probe
     probe.authorize_endpoint = conf.authorize_url or metadata.authorization_endpoint
-    probe.results.append(Result(label, True, f"discovery document OK, issuer {conf.issuer}"))
+    probe.results.append(Check(label, True, f"discovery document OK, issuer {conf.issuer}"))
     return probe
 
 
 async def probe_redirect_uri(http: httpx.AsyncClient, name: str, conf: ProviderSettings,
-                             endpoint: str, redirect_uri: str, *, required: bool) -> Result:
+                             endpoint: str, redirect_uri: str, *, required: bool) -> Check:
     """Send the authorization request a sign-in would send and see whether it is refused."""
     label = f"provider {name}: redirect URI accepted"
     params = {"response_type": "code", "client_id": conf.client_id,
@@ -127,18 +117,18 @@ async def probe_redirect_uri(http: httpx.AsyncClient, name: str, conf: ProviderS
     try:
         response, _ = await _get(http, url, _headers(conf))
     except httpx.HTTPError as exc:
-        return Result(label, True, f"cannot tell: no answer from {endpoint} "
+        return Check(label, True, f"cannot tell: no answer from {endpoint} "
                       f"({type(exc).__name__})", warning=True)
     status = response.status_code
     if status < 300:
-        return Result(label, True, f"{redirect_uri} (the provider shows its sign-in page)")
+        return Check(label, True, f"{redirect_uri} (the provider shows its sign-in page)")
     if status < 400:
         location = response.headers.get("location", "")
         where = ("back to it" if location.startswith(redirect_uri)
                  else f"on to {urlsplit(location).netloc or location[:60] or 'another page'}")
-        return Result(label, True, f"{redirect_uri} (the provider redirects {where})")
+        return Check(label, True, f"{redirect_uri} (the provider redirects {where})")
     if status >= 500:
-        return Result(label, True, f"cannot tell: {endpoint} answered HTTP {status}",
+        return Check(label, True, f"cannot tell: {endpoint} answered HTTP {status}",
                       warning=True)
     said = page_text(response)
     hint = (f"register exactly {redirect_uri} as a redirect URI of client {conf.client_id!r} "
@@ -146,7 +136,7 @@ async def probe_redirect_uri(http: httpx.AsyncClient, name: str, conf: ProviderS
             + ("" if conf.callback_path else " / callback_path") + " to match the registered one")
     if not required:
         hint += (f"; only needed if a panel signs in through /api/auth/oidc/{name}/login")
-    return Result(label, not required,
+    return Check(label, not required,
                   f"the provider refused an authorization request with redirect_uri="
                   f"{redirect_uri} (HTTP {status}{': ' + said if said else ''})",
                   hint, warning=not required)
@@ -180,29 +170,29 @@ def _text(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
 
 
-async def probe_public_url(http: httpx.AsyncClient, settings: Settings) -> Result:
+async def probe_public_url(http: httpx.AsyncClient, settings: Settings) -> Check:
     """What reaches authgate through the proxy, compared with public_url."""
     label = "public_url through the proxy"
     url = f"{settings.public_url}/healthz"
     try:
         response, _ = await _get(http, url)
     except httpx.HTTPError as exc:
-        return Result(label, True, f"authgate not running / not reachable at {url} "
+        return Check(label, True, f"authgate not running / not reachable at {url} "
                       f"({type(exc).__name__})",
                       "start authgate (and the proxy) and run the doctor again", warning=True)
     if response.is_redirect:
-        return Result(label, True, f"{url} redirects to {response.headers.get('location', '?')}",
+        return Check(label, True, f"{url} redirects to {response.headers.get('location', '?')}",
                       "public_url must be the address browsers end up on", warning=True)
     try:
         seen = response.json()
         scheme, seen_host = str(seen["seen_scheme"]), str(seen["seen_host"])
     except (ValueError, KeyError, TypeError):
-        return Result(label, True, f"{url} answered HTTP {response.status_code} without "
+        return Check(label, True, f"{url} answered HTTP {response.status_code} without "
                       "authgate's health report; is something else listening there?",
                       warning=True)
     expected = urlsplit(settings.public_url)
     if scheme != expected.scheme:
-        return Result(
+        return Check(
             label, False,
             f"public_url is {expected.scheme}:// but requests reach authgate as {scheme}://",
             "the proxy must send X-Forwarded-Proto (`authgate deploy nginx` does) and its "
@@ -210,20 +200,20 @@ async def probe_public_url(http: httpx.AsyncClient, settings: Settings) -> Resul
             if expected.scheme == "https" else "set public_url to the https:// address")
     host = urlsplit(f"//{seen_host}").hostname or seen_host
     if host != expected.hostname:
-        return Result(label, True, f"requests arrive with Host {seen_host!r}, public_url has "
+        return Check(label, True, f"requests arrive with Host {seen_host!r}, public_url has "
                       f"{expected.netloc!r}", "make the proxy pass the Host header "
                       "(proxy_set_header Host $host)", warning=True)
-    return Result(label, True, f"{url}: authgate sees {scheme}://{seen_host}")
+    return Check(label, True, f"{url}: authgate sees {scheme}://{seen_host}")
 
 
-def clock_result(skews: dict[str, float]) -> Result:
+def clock_result(skews: dict[str, float]) -> Check:
     label = "clock skew"
     if not skews:
-        return Result(label, True, "no provider answered with a Date header", warning=True)
+        return Check(label, True, "no provider answered with a Date header", warning=True)
     parts = ", ".join(f"{name} {skew:+.0f} s" for name, skew in sorted(skews.items()))
     worst = max(abs(s) for s in skews.values())
     if worst > MAX_SKEW:
-        return Result(label, True, f"providers' clocks differ from ours by: {parts}",
+        return Check(label, True, f"providers' clocks differ from ours by: {parts}",
                       "synchronize this machine's clock (systemd-timesyncd, chrony): ID tokens "
                       "and token expiry depend on it", warning=True)
-    return Result(label, True, f"within {MAX_SKEW:.0f} s of the providers ({parts})")
+    return Check(label, True, f"within {MAX_SKEW:.0f} s of the providers ({parts})")
