@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from authgate.errors import AuthgateError
-from authgate.files import write_private_file
+from authgate.private_files import write_private_file
 
 _VERSION = "v1"
 

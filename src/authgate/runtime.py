@@ -1,12 +1,12 @@
 """The composition root: builds every service from the settings, once per process.
 
-The web app, the CLI and the tests all start from here, so they share one way of wiring.
+The web app, the CLI and the tests all start from here, so they share one way of wiring; every
+service is a typed attribute, handed on explicitly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import httpx
 from sqlalchemy import Engine
@@ -17,8 +17,10 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
+from authgate.private_files import read_or_create_key
 from authgate.providers.base import OAuth2Provider
 from authgate.providers.registry import connect_providers
+from authgate.signin.services import SigninServices
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -29,6 +31,8 @@ from authgate.store.db import (
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
+
+CSRF_KEY_FILE = "csrf.key"
 
 
 @dataclass
@@ -44,13 +48,14 @@ class Runtime:
     flows: FlowStore
     links: ConnectLinks
     apikeys: ApiKeys
-    # Filled by authgate.signin.wiring (sign-in services); kept loose to avoid an import cycle.
-    extras: dict[str, Any] = field(default_factory=dict)
+    signin: SigninServices
+    # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
+    csrf_key: bytes
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None,
              transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
-        """Create data_dir, open and migrate the database, load (or create) the keyring."""
+        """Create data_dir, open and migrate the database, load (or create) the keys."""
         clock = clock or SystemClock()
         prepare_data_dir(settings.data_dir)
         engine = make_engine(database_url(settings.database_url, settings.data_dir))
@@ -64,11 +69,14 @@ class Runtime:
             transport=transport, follow_redirects=False,
         )
         providers = connect_providers(settings)
-        store = ConnectionStore(db, keyring)
-        vault = Vault(store, providers, http, clock, settings.vault)
+        flows = FlowStore(db, keyring)
+        vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
+        signin = SigninServices.build(settings, db=db, keyring=keyring, clock=clock, http=http,
+                                      flows=flows)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
-                   http=http, providers=providers, vault=vault, flows=FlowStore(db, keyring),
-                   links=ConnectLinks(db), apikeys=ApiKeys(db))
+                   http=http, providers=providers, vault=vault, flows=flows,
+                   links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
+                   csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from authgate.web.console import messages  # noqa: F401  (the time words)
 from authgate.web.console.timefmt import relative, span
 from tests.demo_harness import DemoProcess
 from tests.harness import connect_hh

@@ -259,11 +259,10 @@ def test_password_sign_in_through_nginx(site: Deployment) -> None:
     """The same-origin checks (Origin against public_url) hold behind nginx on its own port."""
     from authgate.runtime import Runtime
     from authgate.signin.passwords import hash_password
-    from authgate.signin.wiring import signin_services
 
     runtime = Runtime.open(load_settings(site.gateway.config, environ={}))
     try:
-        signin_services(runtime).users.add("heidi", role="user", now=runtime.clock.now(),
+        runtime.signin.users.add("heidi", role="user", now=runtime.clock.now(),
                                            password_hash=hash_password("heidi's password"))
     finally:
         runtime.engine.dispose()

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from authgate.protocol.oidc_roles import map_role, roles_from_claims
+from authgate.protocol.oidc_roles import roles_from_claims
 
 ZITADEL = "urn:zitadel:iam:org:project:roles"
 ZITADEL_P1 = "urn:zitadel:iam:org:project:111:roles"
@@ -39,15 +39,3 @@ def test_roles_from_claims(claim: str | None, expected: set[str]) -> None:
 def test_zitadel_role_named_roles_is_a_role() -> None:
     claims = {ZITADEL: {"roles": ["x"], "admin": {}}}
     assert roles_from_claims(claims, ZITADEL) == {"roles", "admin"}
-
-
-def test_map_role_prefers_admin_then_sorted() -> None:
-    roles_map = {"owner": "admin", "editor": "editor", "viewer": "viewer"}
-    assert map_role(["viewer", "owner", "editor"], roles_map, "user") == "admin"
-    assert map_role(["viewer", "editor"], roles_map, "user") == "editor"
-    assert map_role(["editor", "viewer"], roles_map, "user") == "editor"
-    # "admin" wins even where another role sorts first.
-    with_accountant = {"owner": "admin", "books": "accountant"}
-    assert map_role(["books", "owner"], with_accountant, "user") == "admin"
-    assert map_role({"unmapped"}, roles_map, "user") == "user"
-    assert map_role([], roles_map, "user") == "user"

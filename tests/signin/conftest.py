@@ -143,11 +143,10 @@ class SigninStack:
         from authgate.config import load_settings
         from authgate.runtime import Runtime
         from authgate.signin.passwords import hash_password
-        from authgate.signin.wiring import signin_services
 
         runtime = Runtime.open(load_settings(self.gateway.config))
         try:
-            signin_services(runtime).users.add(username, role=role, now=runtime.clock.now(),
+            runtime.signin.users.add(username, role=role, now=runtime.clock.now(),
                                                password_hash=hash_password(password))
         finally:
             runtime.engine.dispose()

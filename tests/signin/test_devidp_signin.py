@@ -101,10 +101,13 @@ def test_handoff_code_to_a_panel_on_another_origin(shared_stack):
     spa = httpx.Client(headers={"Origin": stack.panel_origin})
     preflight = spa.options(f"{stack.gateway.url}/auth/token", headers={
         "Access-Control-Request-Method": "POST"})
-    assert preflight.status_code == 204
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == stack.panel_origin
     assert "Content-Type" in preflight.headers["access-control-allow-headers"]
-    assert httpx.options(f"{stack.gateway.url}/auth/token",
-                         headers={"Origin": "https://evil.example"}).status_code == 403
+    foreign = httpx.options(f"{stack.gateway.url}/auth/token", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert foreign.status_code == 400
+    assert "access-control-allow-origin" not in foreign.headers
     traded = spa.post(f"{stack.gateway.url}/auth/token", json={"code": query["handoff"][0]})
     assert traded.status_code == 200, traded.text
     assert traded.headers["access-control-allow-origin"] == stack.panel_origin

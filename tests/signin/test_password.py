@@ -155,7 +155,7 @@ def test_login_page_in_english_and_russian(pw_stack):
     assert ru.status_code == 200 and 'lang="ru"' in ru.text
     assert "Вход" in ru.text and "Войти через Dev ZITADEL" in ru.text
     assert 'name="next" value="/app"' in ru.text
-    assert 'href="?next=%2Fapp&amp;lang=en"' in ru.text  # the switch keeps next
+    assert 'href="/login?next=%2Fapp&amp;lang=en"' in ru.text  # the switch keeps next
     en = httpx.get(url, params={"lang": "en"}, headers={"Accept-Language": "ru"})
     assert "Sign in with Dev ZITADEL" in en.text and "Password" in en.text
     assert "authgate_lang=en" in en.headers["set-cookie"]

@@ -17,8 +17,8 @@ from authgate.runtime import Runtime
 from authgate.signin.audit import FAILURE, LOCAL, Client
 from authgate.signin.passwords import check_password, seed_password
 from authgate.signin.revocations import RevocationCache
+from authgate.signin.services import SigninServices
 from authgate.signin.users import Profile, username_base
-from authgate.signin.wiring import SigninServices, signin_services
 
 CLIENT = Client(ip="192.0.2.1", user_agent="tests")
 
@@ -40,7 +40,7 @@ def runtime(tmp_path, clock):
 
 @pytest.fixture
 def svc(runtime) -> SigninServices:
-    return signin_services(runtime)
+    return runtime.signin
 
 
 def _user(svc: SigninServices, clock: FrozenClock, name: str = "ann"):
@@ -113,7 +113,7 @@ def test_revocation_by_another_process_is_seen_after_a_reload(runtime, svc, cloc
     svc.sessions.verify(issued.token)
     other = Runtime.open(runtime.settings, clock=clock)  # e.g. `authgate users disable`
     try:
-        signin_services(other).users.set_disabled("ann", True, clock.now())
+        other.signin.users.set_disabled("ann", True, clock.now())
     finally:
         other.engine.dispose()
     cache = RevocationCache(runtime.db, clock, interval=0.0)

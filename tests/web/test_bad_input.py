@@ -33,7 +33,6 @@ from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
 from authgate.runtime import Runtime
 from authgate.signin.passwords import hash_password
-from authgate.signin.wiring import signin_services
 from authgate.web.app import create_app
 from tests.harness import assert_no_secrets
 from tests.inprocess import IDP, UA
@@ -89,7 +88,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     runtime = Runtime.open(_settings(tmp_path_factory.mktemp("bad-input")), clock=clock,
                            transport=transport)
     app = create_app(runtime, run_engine=False)
-    svc = signin_services(runtime)
+    svc = runtime.signin
     admin = svc.users.add("admin", role="admin", now=clock.now(),
                           password_hash=hash_password("admin password"))
     session = svc.sessions.start(admin, provider="local", ip=None, user_agent=None).token

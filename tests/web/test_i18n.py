@@ -7,13 +7,14 @@ import re
 import string
 from pathlib import Path
 
-import authgate.demo.panel  # registers the sample panel's strings
-import authgate.web.console.messages
-import authgate.web.signin_routes  # registers the sign-in strings
-from authgate.web.i18n import CATALOG, LANGS
+import authgate
+from authgate.demo.panel import PAGES as PANEL_PAGES
+from authgate.web.i18n import LANGS
 
-TEMPLATES = Path(authgate.web.console.messages.__file__).parents[1] / "templates"
-SOURCES = Path(authgate.web.console.messages.__file__).parents[2]
+# The sample panel's catalogue is the gateway's plus the panel's own words.
+CATALOG = PANEL_PAGES.catalog.messages
+SOURCES = Path(authgate.__file__).parent
+TEMPLATES = [SOURCES / "web" / "templates", SOURCES / "demo" / "templates"]
 _LITERAL_KEY = re.compile(r"""\bt\(\s*["']([A-Za-z0-9_.]+)["']\s*[,)]""")
 _LITERAL_TRANSLATE = re.compile(r"""\btranslate\(\s*\w+,\s*["']([A-Za-z0-9_.]+)["']""")
 
@@ -33,7 +34,8 @@ def test_english_and_russian_have_the_same_keys_and_placeholders() -> None:
 
 
 def test_every_literal_key_in_templates_and_code_is_translated() -> None:
-    used = {key for f in TEMPLATES.rglob("*.html") for key in _LITERAL_KEY.findall(f.read_text())}
+    used = {key for d in TEMPLATES for f in d.rglob("*.html")
+            for key in _LITERAL_KEY.findall(f.read_text())}
     assert len(used) > 50  # the pattern still finds the keys
     in_code = {key for f in SOURCES.rglob("*.py") for key in _LITERAL_TRANSLATE.findall(
         f.read_text())}

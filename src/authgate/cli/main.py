@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from authgate.cli import init_cmd, vault_cmd
+from authgate.cli import demo_cmd, deploy_cmd, init_cmd, users_cmd, vault_cmd
 from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
 from authgate.logs import configure_logging
 
@@ -20,6 +20,10 @@ app.command("status")(vault_cmd.status)
 app.command("refresh")(vault_cmd.refresh)
 app.command("connect")(vault_cmd.connect)
 app.add_typer(vault_cmd.apikey_app, name="apikey")
+app.add_typer(deploy_cmd.deploy_app, name="deploy")
+app.command("doctor")(deploy_cmd.doctor)
+app.command("demo")(demo_cmd.demo)
+users_cmd.register(app)
 
 
 @app.command()
@@ -56,16 +60,6 @@ def devidp(
     configure_logging()
     run_from_cli(host=host, port=port, access_lifetime=access_lifetime,
                  state_file=state_file or None, gateway_url=gateway_url)
-
-
-def _register_optional() -> None:
-    """Commands from feature packages that may not be installed in a trimmed build."""
-    from authgate.cli import extensions
-
-    extensions.register(app)
-
-
-_register_optional()
 
 
 def main() -> None:

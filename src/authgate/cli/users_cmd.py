@@ -24,11 +24,11 @@ from authgate.cli.common import (
     open_runtime,
     out,
 )
-from authgate.files import write_private_file
+from authgate.private_files import write_private_file
 from authgate.runtime import Runtime
 from authgate.signin.passwords import hash_password
 from authgate.signin.seed_import import export_users, import_users
-from authgate.signin.wiring import SigninServices, signin_services
+from authgate.signin.services import SigninServices
 
 users_app = typer.Typer(help="People who can sign in (local passwords and linked providers).",
                         no_args_is_help=True)
@@ -41,7 +41,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 def _open(config: Path | None) -> tuple[Runtime, SigninServices]:
     runtime = open_runtime(config)
-    return runtime, signin_services(runtime)
+    return runtime, runtime.signin
 
 
 def _close(runtime: Runtime) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -20,26 +19,13 @@ from authgate.cli.common import (
     out,
     require_api_provider,
 )
+from authgate.timefmt import COMPACT_ENGLISH, relative
 from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
 
 
-
-
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "—"
-    seconds = int((when - now).total_seconds())
-    sign, seconds = ("in " if seconds >= 0 else ""), abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            text = f"{seconds // size}{unit}"
-            break
-    else:
-        text = f"{seconds}s"
-    return f"{sign}{text}" if sign else f"{text} ago"
 
 
 def token(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPORT_OWNER,
@@ -77,8 +63,9 @@ def status(config: ConfigOption = None) -> None:
     for c in rows:
         style = "green" if c.status == "active" else "red"
         table.add_row(c.provider, c.owner, c.account_name or c.account_id or "",
-                      f"[{style}]{c.status}[/{style}]", _ago(c.expires_at, now),
-                      _ago(c.next_refresh_at, now), c.last_error or "")
+                      f"[{style}]{c.status}[/{style}]",
+                      relative(c.expires_at, now, COMPACT_ENGLISH),
+                      relative(c.next_refresh_at, now, COMPACT_ENGLISH), c.last_error or "")
     out.print(table)
     asyncio.run(runtime.aclose())
 

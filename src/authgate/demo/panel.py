@@ -31,13 +31,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from authgate.signin.handoff import HANDOFF_PARAM
-from authgate.web.i18n import add_messages
+from authgate.web.i18n import CATALOG_PARTS, Catalog
 from authgate.web.middleware import SecurityHeaders
-from authgate.web.pages import render
+from authgate.web.pages import TEMPLATES, Pages
 
 STATIC = Path(__file__).parents[1] / "web" / "static"
 
-add_messages("en", {
+EN = {
     "panel.title": "Sample panel",
     "panel.lead": "This small app stands for your own panel. It trusts authgate for who you are.",
     "panel.signed_in": "Signed in as {name} (role: {role}).",
@@ -55,8 +55,8 @@ add_messages("en", {
     "panel.back": "Back to the panel",
     "panel.forbidden": "Your role may not see this page.",
     "panel.gateway_down": "The gateway does not answer; is `authgate demo` running?",
-})
-add_messages("ru", {
+}
+RU = {
     "panel.title": "Пример панели",
     "panel.lead": "Это небольшое приложение изображает вашу панель. Кто вы, оно узнаёт у authgate.",
     "panel.signed_in": "Вы вошли как {name} (роль: {role}).",
@@ -74,7 +74,10 @@ add_messages("ru", {
     "panel.back": "Вернуться в панель",
     "panel.forbidden": "Вашей роли эта страница недоступна.",
     "panel.gateway_down": "Шлюз не отвечает; запущен ли `authgate demo`?",
-})
+}
+# The panel's own templates first; the gateway's frame (base.html) and words beside them.
+PAGES = Pages([Path(__file__).with_name("templates"), TEMPLATES],
+              Catalog(*CATALOG_PARTS, {"en": EN, "ru": RU}))
 
 FORWARDED_HEADERS = ("x-auth-request-user", "x-auth-request-email", "x-auth-request-role")
 
@@ -108,7 +111,7 @@ def create_panel_app(*, gateway_url: str, panel_url: str) -> Starlette:
         except httpx.HTTPError:
             return _down(request)
         me: dict[str, Any] | None = answer.json() if answer.status_code == 200 else None
-        return render(request, "demo/panel_home.html", {
+        return PAGES.render(request, "demo/panel_home.html", {
             "me": me, "login_url": login_url(request), "console_url": f"{gateway}/console"})
 
     async def reports(request: Request) -> Response:
@@ -121,13 +124,13 @@ def create_panel_app(*, gateway_url: str, panel_url: str) -> Starlette:
         if answer.status_code == 401:
             return RedirectResponse(login_url(request), status_code=302)
         if answer.status_code != 200:
-            return render(request, "demo/panel_message.html",
+            return PAGES.render(request, "demo/panel_message.html",
                           {"key": "panel.forbidden"}, status_code=403)
         headers = [(name, answer.headers.get(name, "")) for name in FORWARDED_HEADERS]
-        return render(request, "demo/panel_reports.html", {"headers": headers})
+        return PAGES.render(request, "demo/panel_reports.html", {"headers": headers})
 
     def _down(request: Request) -> Response:
-        return render(request, "demo/panel_message.html", {"key": "panel.gateway_down"},
+        return PAGES.render(request, "demo/panel_message.html", {"key": "panel.gateway_down"},
                       status_code=502)
 
     @asynccontextmanager
@@ -138,9 +141,11 @@ def create_panel_app(*, gateway_url: str, panel_url: str) -> Starlette:
     async def favicon(request: Request) -> Response:
         return FileResponse(STATIC / "favicon.png", media_type="image/png")
 
-    return Starlette(
+    app = Starlette(
         routes=[Route("/", home), Route("/reports", reports), Route("/favicon.ico", favicon),
                 Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static")],
         middleware=[Middleware(SecurityHeaders, hsts=False)],
         lifespan=lifespan,
     )
+    app.state.secure_cookies = False  # the demo runs on plain http on loopback
+    return app

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from authgate.access_log import AccessLog
 from authgate.devidp.common import public_base
 from authgate.devidp.control import HhControl, OidcControl
 from authgate.devidp.hh import HhEndpoints
@@ -23,7 +24,6 @@ from authgate.devidp.oidc_keys import KeyRing
 from authgate.devidp.oidc_model import OidcModel
 from authgate.devidp.options import DevIdpOptions
 from authgate.devidp.state import StateFile
-from authgate.web.middleware import AccessLog
 
 log = logging.getLogger("authgate.devidp")
 

@@ -1,4 +1,4 @@
-"""Identity-provider roles from ID token claims, and their mapping to one local role.
+"""Identity-provider roles from ID token claims (what the provider says; authgate.roles decides).
 
 Not a standard: each provider has its own shape. Understood here:
 
@@ -22,10 +22,6 @@ from typing import Any
 
 ZITADEL_PROJECT_PREFIX = "urn:zitadel:iam:org:project:"
 
-# The local role that wins whenever it is among the mapped ones.
-HIGHEST_ROLE = "admin"
-
-
 def roles_from_claims(
     claims: Mapping[str, Any],
     roles_claim: str | None,
@@ -47,21 +43,6 @@ def roles_from_claims(
             return _names(nested)
         return _names(value.keys())
     return set()
-
-
-def map_role(roles: Iterable[str], roles_map: Mapping[str, str], default_role: str) -> str:
-    """The local role for a user holding the provider ``roles``.
-
-    ``roles_map`` maps provider role → local role. When several provider roles are mapped, the
-    choice is deterministic and does not depend on claim order: ``admin`` if it is among the
-    mapped local roles, otherwise the alphabetically first one. No mapped role → ``default_role``.
-    """
-    mapped = {roles_map[role] for role in roles if role in roles_map}
-    if not mapped:
-        return default_role
-    if HIGHEST_ROLE in mapped:
-        return HIGHEST_ROLE
-    return sorted(mapped)[0]
 
 
 def _lookup(claims: Mapping[str, Any], name: str) -> Any:

@@ -29,10 +29,11 @@ from authgate.protocol.oidc_core import (
 )
 from authgate.protocol.oidc_discovery import DiscoveryCache
 from authgate.protocol.oidc_jwks import JwksCache
-from authgate.protocol.oidc_roles import map_role, roles_from_claims
+from authgate.protocol.oidc_roles import roles_from_claims
 from authgate.protocol.oidc_rp_logout import EndSessionForm, end_session_form, end_session_url
 from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse
 from authgate.protocol.rfc7636_pkce import new_opaque_value, new_pkce_pair
+from authgate.roles import map_role
 from authgate.signin.users import Profile
 
 DEFAULT_SCOPES = ("openid", "email", "profile")

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from authgate.files import write_private_file
+from authgate.private_files import write_private_file
 
 EXPORT_OWNER = "default"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -14,9 +15,10 @@ from authgate.errors import InvalidRequest, NotFound
 from authgate.metrics import TOKENS_SERVED
 from authgate.secrets_util import digest
 from authgate.singleflight import SingleFlight
+from authgate.timefmt import iso
 from authgate.vault.connections import ConnectionView
 from authgate.vault.links import check_owner
-from authgate.web.deps import bearer, json_body, runtime_of
+from authgate.web.request_context import bearer, json_body, runtime_of
 
 # Concurrent requests with one key share one database check when its cache entry has lapsed.
 _key_checks: SingleFlight[str, ApiKeyView] = SingleFlight()
@@ -30,15 +32,15 @@ async def _authenticate(request: Request) -> None:
             runtime.apikeys.authenticate, key))
 
 
-def iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)
 
 
 def connection_json(conn: ConnectionView) -> dict[str, Any]:
     return {"provider": conn.provider, "owner": conn.owner, "account": conn.account_name,
             "account_id": conn.account_id, "status": conn.status,
-            "expires_at": iso(conn.expires_at), "next_refresh_at": iso(conn.next_refresh_at),
-            "last_refresh_at": iso(conn.last_refresh_at), "last_error": conn.last_error}
+            "expires_at": _iso(conn.expires_at), "next_refresh_at": _iso(conn.next_refresh_at),
+            "last_refresh_at": _iso(conn.last_refresh_at), "last_error": conn.last_error}
 
 
 async def create_connect_session(request: Request) -> Response:
@@ -73,7 +75,7 @@ async def get_token(request: Request) -> Response:
     expires_in = (None if issued.expires_at is None else
                   max(0, int((issued.expires_at - runtime.clock.now()).total_seconds())))
     return JSONResponse({"access_token": issued.access_token, "token_type": issued.token_type,
-                         "expires_at": iso(issued.expires_at), "expires_in": expires_in})
+                         "expires_at": _iso(issued.expires_at), "expires_in": expires_in})
 
 
 async def delete_connection(request: Request) -> Response:

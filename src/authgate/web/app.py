@@ -1,4 +1,4 @@
-"""The ASGI application: routes from each feature module, errors mapped in one place."""
+"""The ASGI application: every route of the gateway in one list, errors mapped in one place."""
 
 from __future__ import annotations
 
@@ -12,41 +12,80 @@ import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from authgate.access_log import AccessLog
 from authgate.errors import AuthgateError
 from authgate.housekeeping import INTERVAL_SECONDS, purge_stale
 from authgate.runtime import Runtime
 from authgate.vault import engine
-from authgate.web import api, callback, connect, ops
+from authgate.web import api, connect, console, ops, session_api, signin_pages
+from authgate.web.callback import callback, fixed_provider_callback
 from authgate.web.errors import (
     authgate_error_handler,
     http_error_handler,
     unexpected_error_handler,
 )
-from authgate.web.middleware import AccessLog, SecurityHeaders
+from authgate.web.middleware import SecurityHeaders
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("authgate.web")
 
 
-def _routes(runtime: Runtime) -> list[BaseRoute]:
-    routes: list[BaseRoute] = [*ops.routes, *api.routes, *connect.routes]
-    routes += [
-        Route("/auth/{provider}/callback", callback.callback),
-        Route("/api/auth/oidc/{provider}/callback", callback.callback),
-    ]
-    for name, conf in runtime.settings.providers.items():
-        if conf.callback_path:
-            routes.append(Route(conf.callback_path, callback.fixed_provider_callback(name)))
-    from authgate.web import extensions
+def _panel_routes(runtime: Runtime) -> list[BaseRoute]:
+    """Routes that panels on the allowed origins call from the browser with a Bearer token
+    (never cookies): CORS for exactly those origins."""
+    settings = runtime.settings
+    cors = Middleware(CORSMiddleware,
+                      allow_origins=[settings.public_url, *settings.login.allowed_redirects],
+                      allow_methods=["GET", "POST"],
+                      allow_headers=["Authorization", "Content-Type"], max_age=600)
 
-    routes += extensions.routes(runtime)
-    routes.append(Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"))
-    return routes
+    def route(path: str, endpoint: Any, method: str) -> list[Route]:
+        # The middleware answers preflights itself; any other OPTIONS gets 405.
+        return [Route(path, endpoint, methods=[method], middleware=[cors]),
+                Route(path, _not_a_preflight, methods=["OPTIONS"], middleware=[cors])]
+
+    return [
+        *route("/auth/me", session_api.me, "GET"),
+        *route("/api/auth/me", session_api.me, "GET"),
+        *route("/auth/token", session_api.token_exchange, "POST"),
+        *route("/logout", signin_pages.logout, "POST"),
+    ]
+
+
+async def _not_a_preflight(request: Request) -> Response:
+    raise HTTPException(405)
+
+
+def _routes(runtime: Runtime) -> list[BaseRoute]:
+    fixed_callbacks = [Route(conf.callback_path, fixed_provider_callback(name))
+                       for name, conf in runtime.settings.providers.items()
+                       if conf.callback_path]
+    return [
+        *ops.routes,
+        *api.routes,
+        *connect.routes,
+        Route("/auth/{provider}/callback", callback),
+        Route("/api/auth/oidc/{provider}/callback", callback),
+        *fixed_callbacks,
+        Route("/login", signin_pages.login_page, methods=["GET"]),
+        Route("/login", signin_pages.login_submit, methods=["POST"]),
+        Route("/logout", signin_pages.logout_page, methods=["GET"]),
+        *_panel_routes(runtime),
+        Route("/auth/{provider}/login", signin_pages.oidc_start, methods=["GET"]),
+        Route("/api/auth/oidc/{provider}/login", signin_pages.oidc_start, methods=["GET"]),
+        Route("/auth/verify", session_api.verify, methods=["GET", "HEAD"]),
+        Route("/.well-known/jwks.json", session_api.jwks, methods=["GET"]),
+        *console.routes(),
+        Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+    ]
 
 
 async def _housekeeping(runtime: Runtime) -> None:
@@ -59,6 +98,10 @@ async def _housekeeping(runtime: Runtime) -> None:
 
 
 def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
+    # The first signing key is made at start, not on the first sign-in; revocations preloaded.
+    runtime.signin.keys.load()
+    runtime.signin.revocations.load()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
@@ -81,6 +124,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.secure_cookies = runtime.settings.is_https
     # X-Forwarded-For/-Proto are believed only from trusted_proxies (outermost, so every
     # route and the access log see the real client).
     proxied = ProxyHeadersMiddleware(cast(Any, app),

@@ -1,5 +1,5 @@
-"""One callback endpoint for every browser flow; the stored flow says whether it was a sign-in
-or a connect, and the matching finisher completes it."""
+"""One callback endpoint for every browser flow: the stored flow says whether it was a sign-in,
+a bot's connect or a console connect, and the matching module completes it."""
 
 from __future__ import annotations
 
@@ -10,37 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authgate.errors import AuthgateError, NotFound
-from authgate.flows import FlowRecord
-from authgate.secrets_util import new_secret
-from authgate.web.deps import runtime_of
-
-FLOW_COOKIE = "authgate_flow"
-Finisher = Callable[[Request, str, FlowRecord], Awaitable[Response]]
-Unmatched = Callable[[Request, str, AuthgateError], Awaitable[None]]
-_FINISHERS: dict[str, Finisher] = {}
-_UNMATCHED: list[Unmatched] = []
-
-
-def register_finisher(kind: str, finisher: Finisher) -> None:
-    _FINISHERS[kind] = finisher
-
-
-def on_unmatched_state(hook: Unmatched) -> None:
-    """``hook(request, provider, error)`` for a callback whose state matches no flow of this
-    browser (missing, forged, expired, replayed, another browser's): no finisher ever sees it."""
-    _UNMATCHED.append(hook)
-
-
-def flow_binding(request: Request) -> str:
-    """The browser's flow-binding value: reused while its cookie lives, so parallel flows work."""
-    current = request.cookies.get(FLOW_COOKIE, "")
-    return current if 32 <= len(current) <= 64 else new_secret()
-
-
-def set_flow_cookie(request: Request, response: Response, binding: str) -> None:
-    runtime = runtime_of(request)
-    response.set_cookie(FLOW_COOKIE, binding, max_age=600, httponly=True, samesite="lax",
-                        secure=runtime.settings.is_https, path="/")
+from authgate.web import connect, signin_pages
+from authgate.web.console import connections as console_connections
+from authgate.web.flow_binding import FLOW_COOKIE
+from authgate.web.request_context import runtime_of
 
 
 async def callback(request: Request) -> Response:
@@ -54,13 +27,16 @@ async def callback(request: Request) -> Response:
             state=request.query_params.get("state"), binding=request.cookies.get(FLOW_COOKIE),
             provider=provider, now=now))
     except AuthgateError as exc:
-        for hook in _UNMATCHED:
-            await hook(request, provider, exc)
+        # Missing, forged, expired, replayed or another browser's state: no flow to finish.
+        await signin_pages.log_unmatched_callback(request, provider, exc)
         raise
-    finisher = _FINISHERS.get(flow.kind)
-    if finisher is None:
-        raise NotFound(f"flows of kind {flow.kind!r} are not enabled")
-    return await finisher(request, provider, flow)
+    if flow.kind == signin_pages.LOGIN_FLOW:
+        return await signin_pages.finish_login(request, provider, flow)
+    if flow.kind == connect.CONNECT_FLOW:
+        return await connect.finish_connect(request, provider, flow)
+    if flow.kind == console_connections.CONSOLE_CONNECT_FLOW:
+        return await console_connections.finish_console_connect(request, provider, flow)
+    raise NotFound(f"flows of kind {flow.kind!r} are not enabled")
 
 
 def fixed_provider_callback(provider: str) -> Callable[[Request], Awaitable[Response]]:

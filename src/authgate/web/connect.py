@@ -1,5 +1,6 @@
-"""Connecting an API account: the end user opens a bot's one-time link, signs in at the provider,
-and comes back to the callback, which stores the connection."""
+"""Connecting an API account: the end user opens a bot's one-time link (or presses "connect" in
+the console), signs in at the provider, and comes back to the callback, which stores the
+connection."""
 
 from __future__ import annotations
 
@@ -11,10 +12,29 @@ from starlette.routing import Route
 from authgate.errors import FlowError
 from authgate.flows import FlowRecord
 from authgate.protocol.rfc7636_pkce import new_pkce_pair
-from authgate.web.callback import flow_binding, register_finisher, set_flow_cookie
-from authgate.web.deps import runtime_of
+from authgate.providers.base import Account, OAuth2Provider
+from authgate.web.flow_binding import flow_binding, set_flow_cookie
 from authgate.web.i18n import negotiate, translate
 from authgate.web.pages import render
+from authgate.web.request_context import runtime_of
+
+CONNECT_FLOW = "connect"
+
+
+async def begin_connect(request: Request, provider: OAuth2Provider, owner: str, *, kind: str,
+                        status_code: int) -> Response:
+    """To the provider's authorize page, with state bound to this browser and PKCE."""
+    runtime = runtime_of(request)
+    pkce = new_pkce_pair()
+    binding = flow_binding(request)
+    now = runtime.clock.now()
+    state = await anyio.to_thread.run_sync(lambda: runtime.flows.start(
+        kind=kind, provider=provider.name, redirect_uri=provider.redirect_uri,
+        binding=binding, now=now, code_verifier=pkce.verifier, owner=owner))
+    response = RedirectResponse(provider.authorize_url(state=state, code_challenge=pkce.challenge),
+                                status_code=status_code)
+    set_flow_cookie(request, response, binding)
+    return response
 
 
 async def start_connect(request: Request) -> Response:
@@ -23,18 +43,12 @@ async def start_connect(request: Request) -> Response:
     now = runtime.clock.now()
     link = await anyio.to_thread.run_sync(lambda: runtime.links.redeem(
         request.query_params.get("session"), provider.name, now=now))
-    pkce = new_pkce_pair()
-    binding = flow_binding(request)
-    state = await anyio.to_thread.run_sync(lambda: runtime.flows.start(
-        kind="connect", provider=provider.name, redirect_uri=provider.redirect_uri,
-        binding=binding, now=now, code_verifier=pkce.verifier, owner=link.owner))
-    response = RedirectResponse(provider.authorize_url(state=state, code_challenge=pkce.challenge),
-                                status_code=302)
-    set_flow_cookie(request, response, binding)
-    return response
+    return await begin_connect(request, provider, link.owner, kind=CONNECT_FLOW, status_code=302)
 
 
-async def finish_connect(request: Request, provider_name: str, flow: FlowRecord) -> Response:
+async def store_connection(request: Request, provider_name: str,
+                           flow: FlowRecord) -> tuple[OAuth2Provider, Account]:
+    """Trade the callback's code for tokens, look up the account, and keep both in the vault."""
     runtime = runtime_of(request)
     provider = runtime.vault.provider(provider_name)
     params = request.query_params
@@ -49,6 +63,11 @@ async def finish_connect(request: Request, provider_name: str, flow: FlowRecord)
     tokens = await provider.exchange_code(runtime.http, code, flow.code_verifier)
     account = await provider.fetch_account(runtime.http, tokens.access_token)
     await runtime.vault.store_new_connection(provider, flow.owner, tokens, account)
+    return provider, account
+
+
+async def finish_connect(request: Request, provider_name: str, flow: FlowRecord) -> Response:
+    provider, account = await store_connection(request, provider_name, flow)
     lang = negotiate(request)
     return render(request, "message.html", {
         "title": translate(lang, "connect.ok.title"),
@@ -56,7 +75,5 @@ async def finish_connect(request: Request, provider_name: str, flow: FlowRecord)
                           account=account.name or account.id or ""),
         "tone": "ok"})
 
-
-register_finisher("connect", finish_connect)
 
 routes = [Route("/connect/{provider}", start_connect)]

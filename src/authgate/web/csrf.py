@@ -2,13 +2,13 @@
 
 The browser holds a random value in the HttpOnly cookie ``authgate_csrf``; each form carries
 ``HMAC(key, value)`` in the hidden field ``csrf_token``. A cross-site page can neither read the
-cookie nor compute the HMAC, so it cannot forge the field; the HMAC (rather than a plain copy of
-the cookie) also defeats an attacker who can plant a cookie of their choosing from a sibling
-sub-domain. As a second line, a POST whose ``Origin`` (or, without it, ``Referer``) names
-another origin is refused outright ("null" and absent headers say nothing and are let through to
-the token check).
+cookie nor compute the HMAC, so it cannot forge the field. The HMAC does *not* stop an attacker
+who can plant a cookie (from a sibling sub-domain or plain HTTP): they can plant a value together
+with the form token this site gave them for it. As a second line, a POST whose ``Origin`` (or,
+without it, ``Referer``) names another origin is refused outright ("null" and absent headers
+say nothing and are let through to the token check).
 
-The key is 32 random bytes in ``data_dir/csrf.key`` (0600), created on first use and shared by
+The key is 32 random bytes in ``data_dir/csrf.key`` (0600), loaded by the runtime and shared by
 every process on that data_dir, so a form rendered by one worker posts fine to another and
 survives a restart.
 
@@ -25,13 +25,10 @@ Use in a route::
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,45 +36,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authgate.errors import Forbidden
-from authgate.web.deps import runtime_of
+from authgate.web.cookies import set_cookie
+from authgate.web.request_context import runtime_of
 
 CSRF_COOKIE = "authgate_csrf"
 CSRF_FIELD = "csrf_token"
-_KEY_FILE = "csrf.key"
 _STATE_ATTR = "authgate_new_csrf_cookie"
 
 
-def _load_key(data_dir: Path) -> bytes:
-    path = data_dir / _KEY_FILE
-    with contextlib.suppress(FileNotFoundError):
-        key = path.read_bytes()
-        if len(key) >= 32:
-            return key
-    # Written to a temp file and hard-linked into place: two processes starting together both
-    # end up with whichever key was linked first, never with a half-written file.
-    tmp = data_dir / f".{_KEY_FILE}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secrets.token_bytes(32))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes()
-
-
 def _key(request: Request) -> bytes:
-    runtime = runtime_of(request)
-    key = runtime.extras.get("csrf_key")
-    if not isinstance(key, bytes):
-        key = _load_key(runtime.settings.data_dir)
-        runtime.extras["csrf_key"] = key
-    return key
+    return runtime_of(request).csrf_key
 
 
 def _sign(key: bytes, value: str) -> str:
@@ -102,8 +70,7 @@ def csrf_token(request: Request) -> str:
 def attach_csrf_cookie(request: Request, response: Response) -> None:
     value = getattr(request.state, _STATE_ATTR, None)
     if value is not None:
-        response.set_cookie(CSRF_COOKIE, value, httponly=True, samesite="lax", path="/",
-                            secure=runtime_of(request).settings.is_https)
+        set_cookie(request, response, CSRF_COOKIE, value)
 
 
 def _foreign_origin(request: Request) -> bool:

@@ -22,7 +22,7 @@ from authgate.errors import (
     RefreshNotAllowed,
     Unauthorized,
 )
-from authgate.web.i18n import negotiate, translate
+from authgate.web.i18n import CATALOG, negotiate, translate
 from authgate.web.pages import render
 
 log = logging.getLogger("authgate.web")
@@ -60,6 +60,17 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def page_text(lang: str, exc: AuthgateError, status: int | None = None) -> str:
+    """What a page says about ``exc``: its detail in English; in other languages the sentence
+    for its code, or for its HTTP status (the code is shown beside it either way)."""
+    if lang == "en":
+        return exc.detail
+    for key in (f"error.code.{exc.error}", f"error.status.{status or status_of(exc)}"):
+        if CATALOG.has(lang, key):
+            return translate(lang, key)
+    return exc.detail
+
+
 def error_response(request: Request, exc: AuthgateError, *,
                    status: int | None = None) -> Response:
     status = status or status_of(exc)
@@ -74,7 +85,8 @@ def error_response(request: Request, exc: AuthgateError, *,
                             headers=headers)
     lang = negotiate(request)
     response = render(request, "message.html", {
-        "title": translate(lang, "error.title"), "body": exc.detail, "code": exc.error,
+        "title": translate(lang, "error.title"), "body": page_text(lang, exc, status),
+        "code": exc.error,
         "back": "/", "tone": "bad"}, status_code=status)
     response.headers.update(headers)
     return response

@@ -1,51 +1,43 @@
 """English and Russian for every page: ``?lang=``, then the ``authgate_lang`` cookie, then
-Accept-Language. Messages live in one catalogue per language; a missing Russian string falls
-back to English rather than showing a key."""
+Accept-Language. The catalogue is built here, once, from the message modules; a missing Russian
+string falls back to English rather than showing a key."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
+
+from authgate.web.messages import common, console, errors, signin
 
 LANGS = ("en", "ru")
 LANG_COOKIE = "authgate_lang"
 
-CATALOG: dict[str, dict[str, str]] = {
-    "en": {
-        "app": "authgate",
-        "language": "Language",
-        "error.title": "Something went wrong",
-        "error.back": "Back to the start",
-        "error.code": "Error code",
-        "connect.ok.title": "Connected",
-        "connect.ok.body": "Your {provider} account {account} is connected. You can close this "
-                           "page and go back to the bot.",
-        "connect.fail.title": "Not connected",
-        "nav.login": "Sign in",
-        "nav.logout": "Sign out",
-        "nav.console": "Console",
-        "skip": "Skip to content",
-    },
-    "ru": {
-        "app": "authgate",
-        "language": "Язык",
-        "error.title": "Что-то пошло не так",
-        "error.back": "Вернуться в начало",
-        "error.code": "Код ошибки",
-        "connect.ok.title": "Подключено",
-        "connect.ok.body": "Ваш аккаунт {provider} {account} подключён. Эту страницу можно "
-                           "закрыть и вернуться к боту.",
-        "connect.fail.title": "Не подключено",
-        "nav.login": "Войти",
-        "nav.logout": "Выйти",
-        "nav.console": "Консоль",
-        "skip": "Перейти к содержимому",
-    },
-}
+Messages = Mapping[str, Mapping[str, str]]
 
 
-def add_messages(lang: str, messages: dict[str, str]) -> None:
-    """Let feature modules (sign-in, console) keep their strings next to their pages."""
-    CATALOG.setdefault(lang, {}).update(messages)
+class Catalog:
+    """Messages by language, merged from parts; later parts may not redefine a key."""
+
+    def __init__(self, *parts: Messages) -> None:
+        self.messages: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
+        for part in parts:
+            for lang, texts in part.items():
+                clash = self.messages[lang].keys() & texts.keys()
+                if clash:
+                    raise ValueError(f"message keys defined twice: {sorted(clash)}")
+                self.messages[lang].update(texts)
+
+    def has(self, lang: str, key: str) -> bool:
+        return key in self.messages.get(lang, {})
+
+    def translate(self, lang: str, key: str, **values: object) -> str:
+        text = self.messages.get(lang, {}).get(key) or self.messages["en"].get(key) or key
+        return text.format(**values) if values else text
+
+
+CATALOG_PARTS = (common.MESSAGES, signin.MESSAGES, console.MESSAGES, errors.MESSAGES)
+CATALOG = Catalog(*CATALOG_PARTS)
 
 
 def negotiate(request: Request) -> str:
@@ -60,5 +52,4 @@ def negotiate(request: Request) -> str:
 
 
 def translate(lang: str, key: str, **values: object) -> str:
-    text = CATALOG.get(lang, {}).get(key) or CATALOG["en"].get(key) or key
-    return text.format(**values) if values else text
+    return CATALOG.translate(lang, key, **values)

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from authgate.store.db import ping
-from authgate.web.deps import runtime_of
+from authgate.web.request_context import runtime_of
 
 
 async def healthz(request: Request) -> Response:

@@ -1,7 +1,8 @@
-"""Server-rendered pages: one Jinja2 environment, the language and helpers in every template."""
+"""Server-rendered pages: a Jinja2 environment with the language and helpers in every template."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -10,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from authgate.web.i18n import LANG_COOKIE, LANGS, negotiate, translate
+from authgate.web.cookies import set_cookie
+from authgate.web.i18n import CATALOG, LANG_COOKIE, LANGS, Catalog, negotiate
 
-templates = Jinja2Templates(directory=str(Path(__file__).with_name("templates")))
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def same_page_in(request: Request, lang: str) -> str:
@@ -22,13 +24,29 @@ def same_page_in(request: Request, lang: str) -> str:
     return f"{request.url.path}?{urlencode([*query, ('lang', lang)])}"
 
 
+class Pages:
+    """Templates from ``directories`` (first match wins) with words from ``catalog``."""
+
+    def __init__(self, directories: Sequence[Path], catalog: Catalog) -> None:
+        self.templates = Jinja2Templates(directory=[str(d) for d in directories])
+        self.catalog = catalog
+
+    def render(self, request: Request, name: str, context: dict[str, Any] | None = None, *,
+               status_code: int = 200) -> HTMLResponse:
+        lang = negotiate(request)
+        ctx = {"lang": lang, "langs": LANGS,
+               "t": lambda key, **kw: self.catalog.translate(lang, key, **kw),
+               "lang_href": lambda code: same_page_in(request, code), **(context or {})}
+        response = self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+        if request.query_params.get("lang") in LANGS:
+            set_cookie(request, response, LANG_COOKIE, lang, max_age=365 * 86400)
+        return response
+
+
+GATEWAY_PAGES = Pages([TEMPLATES], CATALOG)
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
            status_code: int = 200) -> HTMLResponse:
-    lang = negotiate(request)
-    ctx = {"lang": lang, "langs": LANGS, "t": lambda key, **kw: translate(lang, key, **kw),
-           "lang_href": lambda code: same_page_in(request, code), **(context or {})}
-    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
-    if request.query_params.get("lang") in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax",
-                            httponly=True)
-    return response
+    """A page of the gateway."""
+    return GATEWAY_PAGES.render(request, name, context, status_code=status_code)

@@ -1,8 +1,6 @@
-"""Who is asking, and may they: the console's only contact with the sign-in gateway.
-
-The session (cookie), the CSRF token and the user records belong to ``authgate.signin``; this
-module adapts them to what console pages need, so a change there is a change here only.
-"""
+"""Who is asking, and may they: every console endpoint is wrapped by ``console_page``, which
+finds the signed-in person (checked against the database), enforces the administrator role and
+checks the CSRF token of forms."""
 
 from __future__ import annotations
 
@@ -15,15 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from authgate.errors import Forbidden, InvalidRequest
-from authgate.web.console import signin_bridge as bridge
+from authgate.signin.audit import LOCAL
 from authgate.web.console.user import ConsoleUser
+from authgate.web.csrf import verify_csrf
 from authgate.web.i18n import negotiate, translate
-
-CSRF_FIELD = bridge.CSRF_FIELD
-
-
-def csrf_token(request: Request) -> str:
-    return bridge.csrf_token(request)
+from authgate.web.signed_in import signed_in_user
 
 
 def form_field(form: dict[str, str], name: str) -> str:
@@ -34,6 +28,18 @@ def form_field(form: dict[str, str], name: str) -> str:
 
 
 Page = Callable[[Request], Awaitable[Response]]
+
+
+async def current_user(request: Request) -> ConsoleUser | None:
+    """The person signed in with the session cookie, checked against the database (session
+    live, account enabled): the console changes things, so a revoked session stops at once."""
+    found = await signed_in_user(request, cookie_only=True)
+    if found is None:
+        return None
+    _claims, user, provider = found
+    return ConsoleUser(username=user.username, role=user.role, name=user.name,
+                       email=user.email, provider=None if provider == LOCAL else provider,
+                       identities=user.identities)
 
 
 def _to_login(request: Request) -> Response:
@@ -47,7 +53,7 @@ def _to_login(request: Request) -> Response:
 async def _checked_form(request: Request) -> dict[str, str]:
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    bridge.check_csrf(request, fields)
+    verify_csrf(request, fields)
     return fields
 
 
@@ -60,7 +66,7 @@ def console_page(*, admin: bool = False, form: bool = False) -> Callable[[Callab
              ) -> Page:
         @functools.wraps(endpoint)
         async def page(request: Request) -> Response:
-            user = await bridge.current_user(request)
+            user = await current_user(request)
             if user is None:
                 return _to_login(request)
             if admin and not user.is_admin:
@@ -75,4 +81,4 @@ def console_page(*, admin: bool = False, form: bool = False) -> Callable[[Callab
     return wrap
 
 
-__all__ = ["CSRF_FIELD", "ConsoleUser", "console_page", "csrf_token", "form_field"]
+__all__ = ["ConsoleUser", "console_page", "current_user", "form_field"]

@@ -14,8 +14,8 @@ from authgate.apikeys import ApiKeyView
 from authgate.web.console.access import ConsoleUser, console_page
 from authgate.web.console.render import page
 from authgate.web.console.timefmt import absolute, relative
-from authgate.web.deps import runtime_of
 from authgate.web.i18n import negotiate, translate
+from authgate.web.request_context import runtime_of
 
 
 async def _keys(request: Request) -> list[dict[str, Any]]:
@@ -65,7 +65,7 @@ async def revoke_key(request: Request, user: ConsoleUser, form: dict[str, str]) 
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/console/apikeys", apikeys_page),
-        Route("/console/apikeys", create_key, methods=["POST"]),
-        Route("/console/apikeys/{key_id:int}/revoke", revoke_key, methods=["POST"]),
+        Route("/apikeys", apikeys_page),
+        Route("/apikeys", create_key, methods=["POST"]),
+        Route("/apikeys/{key_id:int}/revoke", revoke_key, methods=["POST"]),
     ]

@@ -18,24 +18,22 @@ from starlette.routing import BaseRoute, Route
 
 from authgate.errors import AuthgateError, Forbidden, NeedsReauth, NotFound
 from authgate.flows import FlowRecord
-from authgate.protocol.rfc7636_pkce import new_pkce_pair
 from authgate.vault.connections import ACTIVE, NEEDS_REAUTH, ConnectionView
 from authgate.vault.links import check_owner
 from authgate.vault.service import APPLICATION_OWNER
 from authgate.web import connect
-from authgate.web.callback import flow_binding, register_finisher, set_flow_cookie
 from authgate.web.console.access import ConsoleUser, console_page, form_field
 from authgate.web.console.render import page
 from authgate.web.console.timefmt import absolute, relative
-from authgate.web.deps import runtime_of
 from authgate.web.i18n import negotiate, translate
+from authgate.web.request_context import runtime_of
 
 POLL_SECONDS = 3
 # What a redirect back here may announce (?notice=); anything else is ignored.
 NOTICES = ("connected", "refreshed", "not_yet", "refresh_failed", "needs_reauth",
            "disconnected")
 # The flow kind of a connect started from the console: finished like a bot's, then back here.
-FLOW_KIND = "console"
+CONSOLE_CONNECT_FLOW = "console"
 
 
 def _visible(user: ConsoleUser, conn: ConnectionView) -> bool:
@@ -129,21 +127,12 @@ async def start_connect(request: Request, user: ConsoleUser, form: dict[str, str
     runtime = runtime_of(request)
     provider = runtime.vault.provider(form_field(form, "provider"))
     owner = form.get("owner", "").strip() if user.is_admin else ""
-    owner = check_owner(owner or user.owner)
-    pkce = new_pkce_pair()
-    binding = flow_binding(request)
-    now = runtime.clock.now()
-    state = await anyio.to_thread.run_sync(lambda: runtime.flows.start(
-        kind=FLOW_KIND, provider=provider.name, redirect_uri=provider.redirect_uri,
-        binding=binding, now=now, code_verifier=pkce.verifier, owner=owner))
-    response = RedirectResponse(provider.authorize_url(state=state, code_challenge=pkce.challenge),
-                                status_code=303)
-    set_flow_cookie(request, response, binding)
-    return response
+    return await connect.begin_connect(request, provider, check_owner(owner or user.owner),
+                                       kind=CONSOLE_CONNECT_FLOW, status_code=303)
 
 
 async def finish_console_connect(request: Request, provider: str, flow: FlowRecord) -> Response:
-    await connect.finish_connect(request, provider, flow)  # stores it, or raises a page error
+    await connect.store_connection(request, provider, flow)  # or raises: an error page
     return _back("connected")
 
 
@@ -171,14 +160,12 @@ async def disconnect(request: Request, user: ConsoleUser, form: dict[str, str]) 
     return _back("disconnected")
 
 
-register_finisher(FLOW_KIND, finish_console_connect)
-
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/console/connections", connections_page),
-        Route("/console/connections.json", connections_json),
-        Route("/console/connections/connect", start_connect, methods=["POST"]),
-        Route("/console/connections/refresh", refresh_now, methods=["POST"]),
-        Route("/console/connections/disconnect", disconnect, methods=["POST"]),
+        Route("/connections", connections_page),
+        Route("/connections.json", connections_json),
+        Route("/connections/connect", start_connect, methods=["POST"]),
+        Route("/connections/refresh", refresh_now, methods=["POST"]),
+        Route("/connections/disconnect", disconnect, methods=["POST"]),
     ]

@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 
 from authgate.web.console.access import ConsoleUser, console_page
 from authgate.web.console.render import page
-from authgate.web.deps import runtime_of
 from authgate.web.i18n import negotiate, translate
+from authgate.web.request_context import runtime_of
 
 FAVICON = Path(__file__).parents[1] / "static" / "favicon.png"
 
@@ -47,6 +47,4 @@ async def favicon(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    # "/" has nothing else to show: the console is the gateway's home page.
-    return [Route("/", console_root), Route("/console", dashboard),
-            Route("/console/", console_root), Route("/favicon.ico", favicon)]
+    return [Route("/", console_root)]

@@ -8,8 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from authgate.web.console.access import CSRF_FIELD, ConsoleUser, csrf_token
-from authgate.web.console.signin_bridge import attach_csrf_cookie
+from authgate.web.console.user import ConsoleUser
+from authgate.web.csrf import CSRF_FIELD, attach_csrf_cookie, csrf_token
 from authgate.web.pages import render
 
 # (path, message key, administrators only)

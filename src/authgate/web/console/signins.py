@@ -7,12 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from authgate.web.console import signin_bridge as bridge
+from authgate.signin.audit import LOCAL
 from authgate.web.console.access import ConsoleUser, console_page
 from authgate.web.console.render import page
 from authgate.web.console.timefmt import absolute
-from authgate.web.deps import runtime_of
 from authgate.web.i18n import negotiate, translate
+from authgate.web.request_context import runtime_of
 
 LIMIT = 200
 RESULTS = ("success", "failure", "refused")
@@ -25,14 +25,14 @@ async def signins_page(request: Request, user: ConsoleUser) -> Response:
     filters = {"username": params.get("username", "").strip()[:150],
                "provider": params.get("provider", "").strip()[:64],
                "result": params.get("result", "") if params.get("result") in RESULTS else ""}
-    events = await anyio.to_thread.run_sync(lambda: bridge.signin_events(
-        runtime, username=filters["username"] or None, provider=filters["provider"] or None,
-        result=filters["result"] or None, limit=LIMIT))
+    events = await anyio.to_thread.run_sync(lambda: runtime.signin.log.recent(
+        limit=LIMIT, username=filters["username"] or None,
+        provider=filters["provider"] or None, result=filters["result"] or None))
     lang = negotiate(request)
     names = {n: (c.display_name or n) for n, c in runtime.settings.providers.items()}
     logins = [(n, names[n]) for n, c in runtime.settings.providers.items() if "login" in c.use]
-    choices = [(bridge.LOCAL_PROVIDER, translate(lang, "provider.password")), *logins]
-    names[bridge.LOCAL_PROVIDER] = translate(lang, "provider.password")
+    choices = [(LOCAL, translate(lang, "provider.password")), *logins]
+    names[LOCAL] = translate(lang, "provider.password")
     return page(request, user, "console/signins.html", {
         "filters": filters, "provider_choices": choices,
         "events": [{"at": e.at.strftime("%Y-%m-%d %H:%M:%S UTC"), "at_iso": absolute(e.at),
@@ -42,4 +42,4 @@ async def signins_page(request: Request, user: ConsoleUser) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/console/signins", signins_page)]
+    return [Route("/signins", signins_page)]

@@ -16,11 +16,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from authgate.errors import InvalidRequest
-from authgate.web.console import signin_bridge as bridge
+from authgate.signin.users import UserView
 from authgate.web.console.access import ConsoleUser, console_page, form_field
 from authgate.web.console.render import page
-from authgate.web.deps import runtime_of
 from authgate.web.i18n import negotiate, translate
+from authgate.web.request_context import runtime_of
 
 ROLE_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 NOTICES = ("role_changed", "disabled", "enabled")
@@ -34,7 +34,7 @@ def _matches(u: Any, q: str) -> bool:
 async def users_page(request: Request, user: ConsoleUser) -> Response:
     runtime = runtime_of(request)
     q = request.query_params.get("q", "").strip()[:100]
-    everyone = await anyio.to_thread.run_sync(bridge.list_users, runtime)
+    everyone = await anyio.to_thread.run_sync(runtime.signin.users.list_users)
     shown = [u for u in everyone if _matches(u, q.lower())]
     mapped = {role for p in runtime.settings.providers.values() for role in p.roles_map.values()}
     roles = sorted({"admin", runtime.settings.login.default_role, *mapped,
@@ -44,9 +44,18 @@ async def users_page(request: Request, user: ConsoleUser) -> Response:
     return page(request, user, "console/users.html", {
         "q": q, "roles": roles, "notice": notice if notice in NOTICES else "",
         "users": [{"username": u.username, "name": u.name, "email": u.email, "role": u.role,
-                   "disabled": u.disabled, "methods": bridge.sign_in_methods(runtime, u, password)}
+                   "disabled": u.disabled, "methods": _sign_in_methods(request, u, password)}
                   for u in shown],
     })
+
+
+def _sign_in_methods(request: Request, user: UserView, password_label: str) -> str:
+    providers = runtime_of(request).settings.providers
+    names = [password_label] if user.has_password else []
+    for provider, _subject in user.identities:
+        conf = providers.get(provider)
+        names.append(conf.display_name or provider if conf else provider)
+    return ", ".join(names) or "—"
 
 
 def _not_self(user: ConsoleUser, username: str) -> None:
@@ -62,7 +71,8 @@ async def set_role(request: Request, user: ConsoleUser, form: dict[str, str]) ->
     if not re.match(ROLE_PATTERN, role):
         raise InvalidRequest("a role is a lower-case word", error="invalid_role")
     _not_self(user, username)
-    await anyio.to_thread.run_sync(bridge.set_role, runtime, username, role)
+    await anyio.to_thread.run_sync(runtime.signin.users.set_role, username, role,
+                                   runtime.clock.now())
     return RedirectResponse("/console/users?notice=role_changed", status_code=303)
 
 
@@ -72,7 +82,8 @@ def _set_disabled(disabled: bool) -> Any:
         runtime = runtime_of(request)
         username = form_field(form, "username")
         _not_self(user, username)
-        await anyio.to_thread.run_sync(bridge.set_disabled, runtime, username, disabled)
+        await anyio.to_thread.run_sync(runtime.signin.users.set_disabled, username, disabled,
+                                       runtime.clock.now())
         notice = "disabled" if disabled else "enabled"
         return RedirectResponse(f"/console/users?notice={notice}", status_code=303)
 
@@ -81,8 +92,8 @@ def _set_disabled(disabled: bool) -> Any:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/console/users", users_page),
-        Route("/console/users/role", set_role, methods=["POST"]),
-        Route("/console/users/disable", _set_disabled(True), methods=["POST"]),
-        Route("/console/users/enable", _set_disabled(False), methods=["POST"]),
+        Route("/users", users_page),
+        Route("/users/role", set_role, methods=["POST"]),
+        Route("/users/disable", _set_disabled(True), methods=["POST"]),
+        Route("/users/enable", _set_disabled(False), methods=["POST"]),
     ]

@@ -1,4 +1,4 @@
-"""Request-scoped helpers shared by the route modules."""
+"""What a route reads from its request: the runtime, the Bearer token, a JSON body, the peer."""
 
 from __future__ import annotations
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from authgate.web.i18n import add_messages
-
 EN = {
     "login.title": "Sign in",
     "login.username": "Username",
@@ -48,7 +46,4 @@ RU = {
     "logout.at_provider": "Выйти и в {provider}",
 }
 
-
-def register_messages() -> None:
-    add_messages("en", EN)
-    add_messages("ru", RU)
+MESSAGES = {"en": EN, "ru": RU}

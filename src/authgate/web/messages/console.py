@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from authgate.web.i18n import add_messages
-
 EN = {
     "console.title": "Console",
     "console.nav": "Console sections",
@@ -269,5 +267,4 @@ RU = {
     "keys.name_required": "Дайте ключу название.",
 }
 
-add_messages("en", EN)
-add_messages("ru", RU)
+MESSAGES = {"en": EN, "ru": RU}

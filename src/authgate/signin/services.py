@@ -1,0 +1,55 @@
+"""The sign-in gateway's services of one process, built together by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from authgate.clock import Clock
+from authgate.config import Settings
+from authgate.flows import FlowStore
+from authgate.keyring import Keyring
+from authgate.signin.audit import SigninLog
+from authgate.signin.handoff import HandoffCodes
+from authgate.signin.oidc_login import OidcLogin
+from authgate.signin.ratelimit import PasswordLimiter
+from authgate.signin.revocations import RevocationCache
+from authgate.signin.sessions import SessionService
+from authgate.signin.signing_keys import SigningKeys
+from authgate.signin.signins import Signins
+from authgate.signin.users import UserStore
+
+
+@dataclass
+class SigninServices:
+    users: UserStore
+    keys: SigningKeys
+    revocations: RevocationCache
+    sessions: SessionService
+    log: SigninLog
+    limiter: PasswordLimiter
+    handoff: HandoffCodes
+    oidc: OidcLogin
+    signins: Signins
+
+    @classmethod
+    def build(cls, settings: Settings, *, db: sessionmaker[Session], keyring: Keyring,
+              clock: Clock, http: httpx.AsyncClient, flows: FlowStore) -> SigninServices:
+        """Wire the services; nothing is read from the database until they are used."""
+        users = UserStore(db)
+        keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
+        revocations = RevocationCache(db, clock)
+        # Key rotations by other processes are picked up on the same off-request-path schedule.
+        revocations.on_reload.append(keys.maintain)
+        sessions = SessionService(db, keys, keyring, revocations, clock,
+                                  issuer=settings.public_url,
+                                  lifetime=settings.session.lifetime)
+        log = SigninLog(db)
+        limiter = PasswordLimiter(db, max_failures=settings.login.max_failures,
+                                  window=settings.login.failure_window)
+        return cls(users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,
+                   limiter=limiter, handoff=HandoffCodes(db),
+                   oidc=OidcLogin(settings, http, clock, flows),
+                   signins=Signins(settings.login, users, sessions, log, limiter, clock))

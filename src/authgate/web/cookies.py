@@ -1,0 +1,26 @@
+"""The one cookie policy of the gateway: HttpOnly, SameSite=Lax, path ``/``, Secure under https.
+
+Every cookie authgate sets (session, flow binding, CSRF, language) goes through here, so none of
+them can forget a flag. Whether cookies are Secure is the app's ``state.secure_cookies`` (the
+gateway sets it from ``public_url``).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, *,
+               max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=_secure(request))
+
+
+def delete_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/", httponly=True, samesite="lax",
+                           secure=_secure(request))
+
+
+def _secure(request: Request) -> bool:
+    return bool(request.app.state.secure_cookies)

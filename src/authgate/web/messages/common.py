@@ -1,0 +1,37 @@
+"""Words every page shares: the frame, the language switch, the connect result."""
+
+from __future__ import annotations
+
+EN = {
+    "app": "authgate",
+    "language": "Language",
+    "error.title": "Something went wrong",
+    "error.back": "Back to the start",
+    "error.code": "Error code",
+    "connect.ok.title": "Connected",
+    "connect.ok.body": "Your {provider} account {account} is connected. You can close this "
+                       "page and go back to the bot.",
+    "connect.fail.title": "Not connected",
+    "nav.login": "Sign in",
+    "nav.logout": "Sign out",
+    "nav.console": "Console",
+    "skip": "Skip to content",
+}
+
+RU = {
+    "app": "authgate",
+    "language": "Язык",
+    "error.title": "Что-то пошло не так",
+    "error.back": "Вернуться в начало",
+    "error.code": "Код ошибки",
+    "connect.ok.title": "Подключено",
+    "connect.ok.body": "Ваш аккаунт {provider} {account} подключён. Эту страницу можно "
+                       "закрыть и вернуться к боту.",
+    "connect.fail.title": "Не подключено",
+    "nav.login": "Войти",
+    "nav.logout": "Выйти",
+    "nav.console": "Консоль",
+    "skip": "Перейти к содержимому",
+}
+
+MESSAGES = {"en": EN, "ru": RU}

@@ -1,0 +1,89 @@
+"""What panels, their back-ends and nginx ask the gateway: who is signed in (``/auth/me``), the
+session JWT for a handoff code (``/auth/token``), the ``auth_request`` check (``/auth/verify``)
+and the public keys (``/.well-known/jwks.json``)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from authgate.errors import Forbidden, InvalidRequest, Unauthorized
+from authgate.roles import meets_role
+from authgate.signin.redirects import is_same_origin
+from authgate.timefmt import iso
+from authgate.web.errors import error_response
+from authgate.web.request_context import runtime_of
+from authgate.web.signed_in import next_url, session_token
+
+
+async def me(request: Request) -> Response:
+    sessions = runtime_of(request).signin.sessions
+    _claims, user, provider = await anyio.to_thread.run_sync(sessions.current,
+                                                             session_token(request))
+    return JSONResponse({"username": user.username, "role": user.role, "email": user.email,
+                         "name": user.name, "picture": user.picture, "provider": provider})
+
+
+async def token_exchange(request: Request) -> Response:
+    runtime = runtime_of(request)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        code = body.get("code") if isinstance(body, dict) else None
+    else:
+        code = (await request.form()).get("code")
+    now = runtime.clock.now()
+    sid = await anyio.to_thread.run_sync(runtime.signin.handoff.redeem,
+                                         code if isinstance(code, str) else None, now)
+    issued = await anyio.to_thread.run_sync(runtime.signin.sessions.reissue, sid)
+    # username and role too: what the seed's front-end read from its URL, now from a body.
+    return JSONResponse({"access_token": issued.token, "token_type": "Bearer",
+                         "expires_at": iso(issued.expires_at),
+                         "expires_in": max(0, int((issued.expires_at - now).total_seconds())),
+                         "username": issued.user.username, "role": issued.user.role})
+
+
+def _header_value(value: str) -> str:
+    # Headers are Latin-1 on the wire; percent-encode the rare non-ASCII username or email.
+    return value if value.isascii() else quote(value, safe="@.+-_!#$&'*/=?^`{|}~")
+
+
+async def verify(request: Request) -> Response:
+    """nginx ``auth_request``: answered from memory (see SessionService.verify)."""
+    try:
+        claims = runtime_of(request).signin.sessions.verify(session_token(request))
+    except Unauthorized as exc:
+        return _verify_unauthorized(request, exc)
+    wanted = request.query_params.get("role")
+    if wanted and not meets_role(claims.role, wanted):
+        raise Forbidden("Your role does not allow this.", error="role_required")
+    return Response(status_code=200, headers={
+        "X-Auth-Request-User": _header_value(claims.username),
+        "X-Auth-Request-Email": _header_value(claims.email or ""),
+        "X-Auth-Request-Role": _header_value(claims.role)})
+
+
+def _verify_unauthorized(request: Request, exc: Unauthorized) -> Response:
+    """401, plus the sign-in address for nginx to send the browser to: nginx cannot URL-encode
+    the original URI into ``next`` itself, so the gateway does (and checks it is ours)."""
+    response = error_response(request, exc)
+    original = request.headers.get("x-original-uri")
+    try:
+        target = next_url(request, original)
+    except InvalidRequest:
+        target = None
+    if target and is_same_origin(target, runtime_of(request).settings.public_url):
+        response.headers["X-Auth-Request-Redirect"] = "/login?" + urlencode({"next": target})
+    return response
+
+
+async def jwks(request: Request) -> Response:
+    # Short max-age: verifiers should refetch on an unknown kid anyway, but a rotation's new key
+    # then reaches those that do not within a minute.
+    return JSONResponse(runtime_of(request).signin.keys.jwks(),
+                        headers={"Cache-Control": "public, max-age=60"})

@@ -1,0 +1,53 @@
+"""Who sent this request: the session it carries, where it may be sent next, and how the
+sign-in log describes its client. Shared by the sign-in pages, the panel API and the console."""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+
+from authgate.errors import Unauthorized
+from authgate.signin.audit import Client
+from authgate.signin.redirects import safe_next
+from authgate.signin.sessions import SessionClaims
+from authgate.signin.users import UserView
+from authgate.web.request_context import bearer, client_ip, runtime_of
+
+
+def session_token(request: Request) -> str | None:
+    """The session JWT: a Bearer header (panels on other origins) or the session cookie."""
+    return bearer(request) or request.cookies.get(runtime_of(request).settings.session.cookie_name)
+
+
+def signed_in_claims(request: Request) -> SessionClaims | None:
+    """The session the request carries, from memory (revocations may lag ~1 s)."""
+    try:
+        return runtime_of(request).signin.sessions.verify(session_token(request))
+    except Unauthorized:
+        return None
+
+
+async def signed_in_user(request: Request, *, cookie_only: bool = False
+                         ) -> tuple[SessionClaims, UserView, str | None] | None:
+    """The same, checked against the database (session live, account enabled), with the user
+    and the provider they signed in with: for pages that show or change things."""
+    runtime = runtime_of(request)
+    token = (request.cookies.get(runtime.settings.session.cookie_name) if cookie_only
+             else session_token(request))
+    if not token:
+        return None
+    try:
+        return await anyio.to_thread.run_sync(runtime.signin.sessions.current, token)
+    except Unauthorized:
+        return None
+
+
+def next_url(request: Request, value: str | None) -> str | None:
+    """``?next=`` if it leads to this site or a configured panel origin, else None."""
+    settings = runtime_of(request).settings
+    return safe_next(value, public_url=settings.public_url,
+                     allowed_origins=settings.login.allowed_redirects)
+
+
+def audit_client(request: Request) -> Client:
+    return Client(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
