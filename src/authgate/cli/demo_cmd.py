@@ -34,9 +34,9 @@ def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
     from authgate.config import load_settings
     from authgate.demo.admin import ensure_admin
     from authgate.demo.banner import banner
-    from authgate.demo.layout import DemoLayout
     from authgate.demo.panel import create_panel_app
     from authgate.demo.runner import PortBusy, Served, serve_all
+    from authgate.demo.workspace import DemoLayout
     from authgate.devidp import create_devidp_app
     from authgate.logs import configure_logging
     from authgate.runtime import Runtime

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from authgate.demo.layout import ADMIN_USERNAME
+from authgate.demo.workspace import ADMIN_USERNAME
 from authgate.runtime import Runtime
 from authgate.signin.passwords import hash_password
 from authgate.signin.users import UserStore

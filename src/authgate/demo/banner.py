@@ -6,7 +6,7 @@ The lines are stable (``label  URL``) because people copy from them and tests pa
 from __future__ import annotations
 
 from authgate.demo.admin import AdminStatus
-from authgate.demo.layout import DemoLayout
+from authgate.demo.workspace import DemoLayout
 
 
 def banner(layout: DemoLayout, admin: AdminStatus) -> str:

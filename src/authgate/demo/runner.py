@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
-from authgate.demo.layout import HOST
+from authgate.demo.workspace import HOST
 
 
 class PortBusy(Exception):

@@ -12,13 +12,13 @@ from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring
 from authgate.signin.audit import SigninLog
+from authgate.signin.completion import SigninCompletion
 from authgate.signin.handoff import HandoffCodes
 from authgate.signin.oidc_login import OidcLogin
 from authgate.signin.ratelimit import PasswordLimiter
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.sessions import SessionService
 from authgate.signin.signing_keys import SigningKeys
-from authgate.signin.signins import Signins
 from authgate.signin.users import UserStore
 
 
@@ -32,7 +32,7 @@ class SigninServices:
     limiter: PasswordLimiter
     handoff: HandoffCodes
     oidc: OidcLogin
-    signins: Signins
+    completion: SigninCompletion
 
     @classmethod
     def build(cls, settings: Settings, *, db: sessionmaker[Session], keyring: Keyring,
@@ -52,4 +52,5 @@ class SigninServices:
         return cls(users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,
                    limiter=limiter, handoff=HandoffCodes(db),
                    oidc=OidcLogin(settings, http, clock, flows),
-                   signins=Signins(settings.login, users, sessions, log, limiter, clock))
+                   completion=SigninCompletion(settings.login, users, sessions, log, limiter,
+                                               clock))

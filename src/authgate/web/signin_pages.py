@@ -82,9 +82,9 @@ async def login_submit(request: Request) -> Response:
     next_to = next_url(request, str(form.get("next") or ""))
     username = str(form.get("username") or "").strip()[:150]
     password = str(form.get("password") or "")
-    signins = runtime_of(request).signin.signins
+    completion = runtime_of(request).signin.completion
     try:
-        issued = await anyio.to_thread.run_sync(signins.password, username, password,
+        issued = await anyio.to_thread.run_sync(completion.password, username, password,
                                                 audit_client(request))
     except (Unauthorized, Forbidden, RateLimited) as exc:
         if wants_json(request):
@@ -130,9 +130,9 @@ async def finish_login(request: Request, provider: str, flow: FlowRecord) -> Res
     signin, client = runtime_of(request).signin, audit_client(request)
     try:
         identity = await signin.oidc.finish(provider, request.query_params, flow)
-        issued = await anyio.to_thread.run_sync(signin.signins.provider, identity, client)
+        issued = await anyio.to_thread.run_sync(signin.completion.provider, identity, client)
     except AuthgateError as exc:
-        await anyio.to_thread.run_sync(signin.signins.provider_failed, provider, exc, client)
+        await anyio.to_thread.run_sync(signin.completion.provider_failed, provider, exc, client)
         raise
     return await _finish_signin(request, issued, next_url(request, flow.next_url))
 
@@ -142,7 +142,7 @@ async def log_unmatched_callback(request: Request, provider: str, exc: AuthgateE
     attempt: it goes into the sign-in log like the others (no user: none was identified)."""
     signin = runtime_of(request).signin
     if any(name == provider for name, _label in signin.oidc.login_providers()):
-        await anyio.to_thread.run_sync(signin.signins.provider_failed, provider, exc,
+        await anyio.to_thread.run_sync(signin.completion.provider_failed, provider, exc,
                                        audit_client(request))
 
 

@@ -1,4 +1,4 @@
-"""Where the demo lives: three loopback ports and one directory.
+"""Where the demo lives: three loopback ports and one directory (its workspace).
 
 Everything the demo keeps is in ``--dir`` (default ``./authgate-demo``): the gateway's SQLite
 database and keyring, the devidp's state file (so tokens at the hh.ru look-alike and the vault's

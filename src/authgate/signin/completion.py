@@ -18,7 +18,7 @@ from authgate.signin.users import UserStore
 _MAX_PASSWORD = 1024  # argon2 would hash megabytes happily; nobody types that many
 
 
-class Signins:
+class SigninCompletion:
     def __init__(self, login: LoginSettings, users: UserStore, sessions: SessionService,
                  log: SigninLog, limiter: PasswordLimiter, clock: Clock) -> None:
         self._login = login
