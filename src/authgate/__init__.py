@@ -1,6 +1,6 @@
 """authgate: a self-hosted OAuth2 / OpenID Connect gateway and token vault."""
 
-from authgate.client import Client, Token, VaultAuth
+from authgate_vault_client import AsyncClient, AsyncVaultAuth, Client, Token, VaultAuth
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Token", "VaultAuth", "__version__"]
+__all__ = ["AsyncClient", "AsyncVaultAuth", "Client", "Token", "VaultAuth", "__version__"]

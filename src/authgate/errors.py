@@ -3,24 +3,25 @@
 Every error carries a machine-readable ``error`` code and a human ``detail``. Domain code raises
 these; only the web layer and the CLI decide what an error becomes (an HTTP status, a page, an exit
 code). ``detail`` is shown to people, so it must never contain a secret.
+
+The root and the errors a bot can meet on the API live in the bots' client distribution
+(``authgate_vault_client.errors``, which needs nothing of the server) and are the same classes
+here: ``except authgate.errors.NeedsReauth`` catches the vault's error in-process and the client's
+over HTTP alike. The errors only the server raises are defined below, on that root.
 """
 
 from __future__ import annotations
 
-
-class AuthgateError(Exception):
-    """Root of authgate's errors: ``error`` is a stable code, ``detail`` a readable sentence."""
-
-    error: str = "authgate_error"
-
-    def __init__(self, detail: str, *, error: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if error is not None:
-            self.error = error
-
-    def __str__(self) -> str:
-        return f"{self.error}: {self.detail}"
+from authgate_vault_client import errors as _wire
+from authgate_vault_client.errors import (
+    AuthgateError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NeedsReauth,
+    NotFound,
+    Unauthorized,
+)
 
 
 class ConfigError(AuthgateError):
@@ -29,40 +30,13 @@ class ConfigError(AuthgateError):
     error = "config_invalid"
 
 
-class InvalidRequest(AuthgateError):
-    """The caller sent something malformed or not allowed."""
-
-    error = "invalid_request"
-
-
-class Unauthorized(AuthgateError):
-    """No valid credentials (session, API key, password)."""
-
-    error = "unauthorized"
-
-
-class Forbidden(AuthgateError):
-    """Authenticated, but not allowed (role, disabled account)."""
-
-    error = "forbidden"
-
-
-class NotFound(AuthgateError):
-    error = "not_found"
-
-
-class Conflict(AuthgateError):
-    error = "conflict"
-
-
-class RateLimited(AuthgateError):
+class RateLimited(_wire.RateLimited):
     """Too many attempts; ``retry_after`` seconds until the next one may succeed."""
 
-    error = "rate_limited"
+    retry_after: int
 
     def __init__(self, detail: str, *, retry_after: int, error: str | None = None) -> None:
-        super().__init__(detail, error=error)
-        self.retry_after = retry_after
+        super().__init__(detail, error=error, retry_after=retry_after)
 
 
 class FlowError(AuthgateError):
@@ -103,13 +77,24 @@ class ProviderError(AuthgateError):
         self.request_reached_provider = request_reached_provider
 
 
-class NeedsReauth(AuthgateError):
-    """The connection cannot give tokens until its owner connects again; detail says why."""
-
-    error = "needs_reauth"
-
-
 class RefreshNotAllowed(AuthgateError):
     """The provider's rules forbid refreshing now (e.g. hh.ru before the access token expired)."""
 
     error = "refresh_not_allowed"
+
+
+__all__ = [
+    "AuthgateError",
+    "ConfigError",
+    "Conflict",
+    "FlowError",
+    "Forbidden",
+    "IdTokenError",
+    "InvalidRequest",
+    "NeedsReauth",
+    "NotFound",
+    "ProviderError",
+    "RateLimited",
+    "RefreshNotAllowed",
+    "Unauthorized",
+]
