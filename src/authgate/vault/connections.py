@@ -111,13 +111,6 @@ class ConnectionStore:
         with self._db() as s:
             return [ConnectionView.of(r) for r in s.scalars(query)]
 
-    def earliest_refresh(self) -> datetime | None:
-        with self._db() as s:
-            return s.scalar(select(Connection.next_refresh_at)
-                            .where(Connection.status == ACTIVE,
-                                   Connection.next_refresh_at.is_not(None))
-                            .order_by(Connection.next_refresh_at).limit(1))
-
     # -- writing ----------------------------------------------------------------------------
     def save_tokens(self, provider: str, owner: str, tokens: TokenResponse, account: Account,
                     *, now: datetime, next_refresh_at: datetime | None) -> ConnectionView:

@@ -23,10 +23,10 @@ import httpx
 from authgate.clock import Clock
 from authgate.config import VaultSettings
 from authgate.errors import (
-    AuthgateError,
     NeedsReauth,
     NotFound,
     ProviderError,
+    ProviderUnavailable,
     RefreshNotAllowed,
 )
 from authgate.metrics import REFRESHES
@@ -63,16 +63,6 @@ class IssuedToken:
     access_token: str
     token_type: str
     expires_at: datetime | None
-
-
-class ProviderUnavailable(AuthgateError):
-    """The provider failed transiently and the stored token has expired: try again later."""
-
-    error = "provider_unavailable"
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 class Vault:

@@ -18,6 +18,7 @@ from authgate.errors import (
     NeedsReauth,
     NotFound,
     ProviderError,
+    ProviderUnavailable,
     RateLimited,
     RefreshNotAllowed,
     Unauthorized,
@@ -38,6 +39,7 @@ STATUS: list[tuple[type[AuthgateError], int]] = [
     (FlowError, 400),
     (IdTokenError, 400),
     (InvalidRequest, 400),
+    (ProviderUnavailable, 503),
     (ProviderError, 502),
 ]
 
@@ -45,8 +47,6 @@ JSON_PREFIXES = ("/api/", "/auth/me", "/auth/token", "/auth/verify", "/readyz")
 
 
 def status_of(exc: AuthgateError) -> int:
-    if exc.error == "provider_unavailable":
-        return 503
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status
