@@ -17,8 +17,7 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
-from authgate.providers.base import OAuth2Provider
-from authgate.providers.registry import connect_providers
+from authgate.providers import Providers, build_providers
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -39,7 +38,7 @@ class Runtime:
     db: sessionmaker[Session]
     keyring: Keyring
     http: httpx.AsyncClient
-    providers: dict[str, OAuth2Provider]
+    providers: Providers
     vault: Vault
     flows: FlowStore
     links: ConnectLinks
@@ -63,7 +62,7 @@ class Runtime:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport, follow_redirects=False,
         )
-        providers = connect_providers(settings)
+        providers = build_providers(settings)
         store = ConnectionStore(db, keyring)
         vault = Vault(store, providers, http, clock, settings.vault)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,

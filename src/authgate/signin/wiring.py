@@ -50,7 +50,7 @@ def signin_services(runtime: Runtime) -> SigninServices:
     services = SigninServices(
         users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,
         limiter=limiter, handoff=HandoffCodes(db),
-        oidc=OidcLogin(settings, runtime.http, clock, runtime.flows),
+        oidc=OidcLogin(runtime.providers, settings.login, runtime.http, clock, runtime.flows),
         signins=Signins(settings.login, users, sessions, log, limiter, clock))
     runtime.extras[_KEY] = services
     return services

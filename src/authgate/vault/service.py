@@ -37,8 +37,8 @@ from authgate.protocol.refresh_policy import (
     next_refresh_at,
 )
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
-from authgate.providers.base import Account, OAuth2Provider
-from authgate.providers.hh import HeadHunterProvider
+from authgate.providers.base import Account, Provider
+from authgate.providers.registry import Providers
 from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 from authgate.vault.export import EXPORT_OWNER, export_token
@@ -66,10 +66,11 @@ class IssuedToken:
 
 
 class Vault:
-    def __init__(self, store: ConnectionStore, providers: Mapping[str, OAuth2Provider],
+    def __init__(self, store: ConnectionStore, providers: Mapping[str, Provider],
                  http: httpx.AsyncClient, clock: Clock, settings: VaultSettings) -> None:
+        """``providers``: every configured one; the vault keeps those it can connect."""
         self.store = store
-        self.providers = providers
+        self.providers = Providers(p for p in providers.values() if p.can_connect)
         self.http = http
         self.clock = clock
         self.settings = settings
@@ -86,7 +87,7 @@ class Vault:
         """How long a refresh claim holds before it is presumed dead (its process crashed)."""
         return 2 * self.settings.http_timeout + timedelta(seconds=5)
 
-    def provider(self, name: str) -> OAuth2Provider:
+    def provider(self, name: str) -> Provider:
         try:
             return self.providers[name]
         except KeyError:
@@ -99,7 +100,7 @@ class Vault:
             return await anyio.to_thread.run_sync(fn)
 
     # -- connecting -------------------------------------------------------------------------
-    async def store_new_connection(self, provider: OAuth2Provider, owner: str,
+    async def store_new_connection(self, provider: Provider, owner: str,
                                    tokens: TokenResponse, account: Account) -> ConnectionView:
         now = self.clock.now()
         self.forget(provider.name, owner)
@@ -137,7 +138,7 @@ class Vault:
         self.forget(provider_name, owner)
         return await anyio.to_thread.run_sync(self.store.delete, provider_name, owner)
 
-    async def _token(self, provider: OAuth2Provider, owner: str) -> IssuedToken:
+    async def _token(self, provider: Provider, owner: str) -> IssuedToken:
         provider_name = provider.name
         conn, secrets = await anyio.to_thread.run_sync(
             self.store.get_with_secrets, provider_name, owner)
@@ -164,10 +165,10 @@ class Vault:
             f"{provider.display_name} is not answering and the stored token has expired",
             retry_after=30)
 
-    async def application_token(self, provider: OAuth2Provider) -> IssuedToken:
-        """hh.ru's application token: asked for once and kept, since asking again revokes the
-        previous one (which other processes may still be using)."""
-        if not isinstance(provider, HeadHunterProvider):
+    async def application_token(self, provider: Provider) -> IssuedToken:
+        """A client_credentials token (hh.ru's), asked for once and kept, since asking again
+        revokes the previous one (which other processes may still be using)."""
+        if not provider.has_application_token:
             raise NotFound(f"{provider.display_name} has no application token")
         existing = await anyio.to_thread.run_sync(self.store.get, provider.name, APPLICATION_OWNER)
         if existing is None:
@@ -177,14 +178,14 @@ class Vault:
             self.store.get_with_secrets, provider.name, APPLICATION_OWNER)
         return IssuedToken(secrets.access_token, conn.token_type, conn.expires_at)
 
-    async def _fetch_application_token(self, provider: HeadHunterProvider) -> ConnectionView:
+    async def _fetch_application_token(self, provider: Provider) -> ConnectionView:
         tokens = await provider.application_token(self.http)
-        # hh.ru's application token does not expire, whatever expires_in might say.
+        # An application token does not expire, whatever expires_in might say.
         tokens = TokenResponse(access_token=tokens.access_token, token_type=tokens.token_type)
         return await self.store_new_connection(
             provider, APPLICATION_OWNER, tokens, Account(id=None, name="application"))
 
-    def _needs_refresh(self, provider: OAuth2Provider, conn: ConnectionView,
+    def _needs_refresh(self, provider: Provider, conn: ConnectionView,
                        now: datetime) -> bool:
         if conn.next_refresh_at is None:  # no refresh token, or one that never expires
             return False
@@ -283,7 +284,7 @@ class Vault:
         await self._write(lambda: self.store.release_claim(
             conn, now=self.clock.now(), retry_at=retry_at, error=error, count_attempt=count))
 
-    def _plan(self, provider: OAuth2Provider, tokens: TokenResponse,
+    def _plan(self, provider: Provider, tokens: TokenResponse,
               now: datetime) -> datetime | None:
         if not tokens.refresh_token:
             return None
@@ -292,7 +293,7 @@ class Vault:
                                ahead=self.settings.refresh_ahead,
                                jitter=self.settings.refresh_jitter)
 
-    async def _export(self, provider: OAuth2Provider, conn: ConnectionView,
+    async def _export(self, provider: Provider, conn: ConnectionView,
                       access_token: str) -> None:
         path = provider.settings.export_file
         if path is None or conn.owner != EXPORT_OWNER:

@@ -90,7 +90,7 @@ async def connections_page(request: Request, user: ConsoleUser) -> Response:
     notice = request.query_params.get("notice", "")
     return page(request, user, "console/connections.html", {
         "rows": await _rows(request, user),
-        "providers": [(n, p.display_name) for n, p in runtime.providers.items()],
+        "providers": [(n, p.display_name) for n, p in runtime.vault.providers.items()],
         "notice": notice if notice in NOTICES else "",
         "poll_seconds": POLL_SECONDS,
     })
