@@ -113,9 +113,3 @@ class NeedsReauth(AuthgateError):
     """The connection cannot give tokens until its owner connects again; detail says why."""
 
     error = "needs_reauth"
-
-
-class RefreshNotAllowed(AuthgateError):
-    """The provider's rules forbid refreshing now (e.g. hh.ru before the access token expired)."""
-
-    error = "refresh_not_allowed"

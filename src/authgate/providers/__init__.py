@@ -4,8 +4,8 @@ The composition root calls ``build_providers(settings)`` once and hands the resu
 (which keeps those it can connect) and to sign-in (those people sign in with).
 """
 
-from authgate.providers.base import Account, Capabilities, Provider
+from authgate.providers.base import Account, Capabilities, Provider, RefreshFailure
 from authgate.providers.registry import Providers, build_providers, capabilities_of
 
-__all__ = ["Account", "Capabilities", "Provider", "Providers", "build_providers",
-           "capabilities_of"]
+__all__ = ["Account", "Capabilities", "Provider", "Providers", "RefreshFailure",
+           "build_providers", "capabilities_of"]

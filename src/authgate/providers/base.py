@@ -14,7 +14,7 @@ from typing import Any, Literal
 import httpx
 
 from authgate.config import ProviderSettings
-from authgate.errors import AuthgateError, FlowError, NeedsReauth, ProviderError
+from authgate.errors import FlowError, ProviderError
 from authgate.protocol.http_json import get_json_object
 from authgate.protocol.refresh_policy import RefreshRule
 from authgate.protocol.rfc6749_oauth2 import (
@@ -25,6 +25,11 @@ from authgate.protocol.rfc6749_oauth2 import (
 )
 
 EndSessionMethod = Literal["get", "post"]
+# What a failed refresh means, for the vault:
+# * ``too_early``: the provider's rules forbid a refresh yet; the refresh token was not used;
+# * ``transient``: no usable answer (network, 429, 5xx, garbage, a refusal that may pass);
+# * ``needs_reauth``: the refresh token is dead; only the owner connecting again helps.
+RefreshVerdict = Literal["too_early", "transient", "needs_reauth"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,16 @@ class Capabilities:
     application_token: bool  # a client_credentials token kept under the application owner
     refresh_rule: RefreshRule  # when its refresh tokens may be used
     end_session_method: EndSessionMethod | None  # RP-initiated logout; None: no such thing
+
+
+@dataclass(frozen=True)
+class RefreshFailure:
+    """A refresh that gave no new token: what the provider's answer means, decided once."""
+
+    verdict: RefreshVerdict
+    error: str  # a short code: the provider's OAuth error, or ours for a transport failure
+    detail: str  # a readable sentence; never a secret
+    retry_after: float | None = None  # the provider's own hint, in seconds
 
 
 class Provider:
@@ -140,19 +155,25 @@ class Provider:
                             f"({exc.oauth_error}). Please start again.",
                             error="code_rejected") from None
 
-    async def refresh(self, http: httpx.AsyncClient, refresh_token: str) -> TokenResponse:
+    async def refresh(self, http: httpx.AsyncClient,
+                      refresh_token: str) -> TokenResponse | RefreshFailure:
+        """One refresh request: the new tokens, or what the failure means. Never raises for
+        anything the provider (or the network to it) does."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
                 **self._client_auth()}
         try:
             return await request_token(http, self.token_endpoint, form, headers=self.headers())
         except OAuthErrorResponse as exc:
-            raise self.classify_refresh_error(exc) from None
+            return self.classify_refresh_error(exc)
+        except ProviderError as exc:
+            return RefreshFailure("transient" if exc.transient else "needs_reauth", exc.error,
+                                  exc.detail, exc.retry_after)
 
-    def classify_refresh_error(self, exc: OAuthErrorResponse) -> AuthgateError:
+    def classify_refresh_error(self, exc: OAuthErrorResponse) -> RefreshFailure:
         """RFC 6749 §5.2: ``invalid_grant`` means the refresh token is dead; others may pass."""
         if exc.oauth_error == "invalid_grant":
-            return NeedsReauth(exc.detail)
-        return ProviderError(exc.detail, transient=True, error=exc.oauth_error)
+            return RefreshFailure("needs_reauth", exc.oauth_error, exc.detail)
+        return RefreshFailure("transient", exc.oauth_error, exc.detail)
 
     async def application_token(self, http: httpx.AsyncClient) -> TokenResponse:
         """A client_credentials token (RFC 6749 §4.4), for providers with that capability."""

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import httpx
 
-from authgate.errors import AuthgateError, NeedsReauth, ProviderError, RefreshNotAllowed
 from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse
-from authgate.providers.base import Account, Provider
+from authgate.providers.base import Account, Provider, RefreshFailure
 
 AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
 TOKEN_URL = "https://api.hh.ru/token"
@@ -55,15 +54,17 @@ class HeadHunterProvider(Provider):
         return Account(id=None if body.get("id") is None else str(body["id"]),
                        name=name or (str(body["email"]) if body.get("email") else None))
 
-    def classify_refresh_error(self, exc: OAuthErrorResponse) -> AuthgateError:
+    def classify_refresh_error(self, exc: OAuthErrorResponse) -> RefreshFailure:
         description = exc.description.strip().lower()
         if description == "token not expired":
             # Not consumed: the access token is still valid by hh.ru's clock. Try again later.
-            return RefreshNotAllowed("hh.ru: the access token has not expired yet")
+            return RefreshFailure("too_early", "refresh_not_allowed",
+                                  "hh.ru: the access token has not expired yet")
         if description in _REAUTH:
-            return NeedsReauth(f"{_REAUTH[description]} ({exc.oauth_error}: {description})")
+            return RefreshFailure("needs_reauth", exc.oauth_error,
+                                  f"{_REAUTH[description]} ({exc.oauth_error}: {description})")
         if exc.oauth_error == "invalid_client":
             # Our client_id/secret is wrong: a configuration problem, not the user's.
-            return ProviderError("hh.ru refused the client credentials (invalid_client)",
-                                 transient=True, error="invalid_client")
+            return RefreshFailure("transient", "invalid_client",
+                                  "hh.ru refused the client credentials (invalid_client)")
         return super().classify_refresh_error(exc)

@@ -164,11 +164,12 @@ class ConnectionStore:
             return ConnectionView.of(row)
 
     def release_claim(self, conn: ConnectionView, *, now: datetime, retry_at: datetime | None,
-                      error: str | None, count_attempt: bool) -> None:
+                      error: str | None, count_attempt: bool) -> ConnectionView | None:
+        """Give the claim up without new tokens; None when the connection was removed."""
         with self._db.begin() as s:
             row = s.get(Connection, conn.id, with_for_update=True)
             if row is None:
-                return
+                return None
             row.refresh_started_at = None
             if retry_at is not None:
                 row.next_refresh_at = retry_at
@@ -176,12 +177,20 @@ class ConnectionStore:
                 row.attempts += 1
             row.last_error = error
             row.updated_at = now
+            s.flush()
+            return ConnectionView.of(row)
 
-    def mark_needs_reauth(self, conn: ConnectionView, *, now: datetime, reason: str) -> None:
+    def mark_needs_reauth(self, conn: ConnectionView, *, now: datetime,
+                          reason: str) -> ConnectionView | None:
+        """Stop refreshing until the owner connects again; None when the connection was removed."""
         with self._db.begin() as s:
-            s.execute(update(Connection).where(Connection.id == conn.id).values(
-                status=NEEDS_REAUTH, refresh_started_at=None, next_refresh_at=None,
-                last_error=reason, updated_at=now))
+            row = s.get(Connection, conn.id, with_for_update=True)
+            if row is None:
+                return None
+            row.status, row.refresh_started_at, row.next_refresh_at = NEEDS_REAUTH, None, None
+            row.last_error, row.updated_at = reason, now
+            s.flush()
+            return ConnectionView.of(row)
 
     def delete(self, provider: str, owner: str) -> bool:
         with self._db.begin() as s:

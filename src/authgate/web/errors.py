@@ -20,7 +20,6 @@ from authgate.errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
-    RefreshNotAllowed,
     Unauthorized,
 )
 from authgate.web.i18n import negotiate, translate
@@ -34,7 +33,6 @@ STATUS: list[tuple[type[AuthgateError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (NeedsReauth, 409),
-    (RefreshNotAllowed, 409),
     (Conflict, 409),
     (FlowError, 400),
     (IdTokenError, 400),
