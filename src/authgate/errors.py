@@ -54,10 +54,8 @@ class IdTokenError(AuthgateError):
 class ProviderError(AuthgateError):
     """A provider answered with an error or not at all.
 
-    ``transient`` errors may be retried later; the others mean the user must connect again.
+    ``transient`` errors may be retried later; the others mean retrying will not help.
     ``retry_after`` is the provider's hint in seconds, when it gave one.
-    ``request_reached_provider``
-    tells the refresh engine whether a single-use token may have been consumed.
     """
 
     error = "provider_error"
@@ -69,18 +67,20 @@ class ProviderError(AuthgateError):
         transient: bool,
         error: str | None = None,
         retry_after: float | None = None,
-        request_reached_provider: bool = True,
     ) -> None:
         super().__init__(detail, error=error)
         self.transient = transient
         self.retry_after = retry_after
-        self.request_reached_provider = request_reached_provider
 
 
-class RefreshNotAllowed(AuthgateError):
-    """The provider's rules forbid refreshing now (e.g. hh.ru before the access token expired)."""
+class ProviderUnavailable(ProviderError):
+    """The provider cannot serve us right now (429, 5xx; or it fails and the token we hold has
+    expired): try again in ``retry_after`` seconds when known."""
 
-    error = "refresh_not_allowed"
+    error = "provider_unavailable"
+
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
+        super().__init__(detail, transient=True, retry_after=retry_after)
 
 
 __all__ = [
@@ -94,7 +94,7 @@ __all__ = [
     "NeedsReauth",
     "NotFound",
     "ProviderError",
+    "ProviderUnavailable",
     "RateLimited",
-    "RefreshNotAllowed",
     "Unauthorized",
 ]

@@ -18,8 +18,7 @@ from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
 from authgate.private_files import read_or_create_key
-from authgate.providers.base import OAuth2Provider
-from authgate.providers.registry import connect_providers
+from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
 from authgate.store.db import (
     database_url,
@@ -43,7 +42,7 @@ class Runtime:
     db: sessionmaker[Session]
     keyring: Keyring
     http: httpx.AsyncClient
-    providers: dict[str, OAuth2Provider]
+    providers: Providers
     vault: Vault
     flows: FlowStore
     links: ConnectLinks
@@ -68,11 +67,11 @@ class Runtime:
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             transport=transport, follow_redirects=False,
         )
-        providers = connect_providers(settings)
+        providers = build_providers(settings)
         flows = FlowStore(db, keyring)
         vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
-        signin = SigninServices.build(settings, db=db, keyring=keyring, clock=clock, http=http,
-                                      flows=flows)
+        signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
+                                      clock=clock, http=http, flows=flows)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
                    links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,

@@ -321,3 +321,13 @@ async def test_userinfo_transport_error_is_transient(idp: FakeIdp) -> None:
         await fetch_userinfo(idp.http, metadata_of(idp), access_token="at-1",
                              expected_sub="user-1")
     assert caught.value.transient is True
+
+
+def test_state_matched_by_the_caller_still_must_be_present(idp: FakeIdp) -> None:
+    metadata = metadata_of(idp)
+    assert parse_authorization_response({"code": "c", "state": "any", "iss": ISSUER},
+                                        expected_state=None, metadata=metadata) == "c"
+    with pytest.raises(FlowError) as caught:
+        parse_authorization_response({"code": "c", "iss": ISSUER}, expected_state=None,
+                                     metadata=metadata)
+    assert caught.value.error == "invalid_state"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from authgate.errors import NeedsReauth, ProviderError, RefreshNotAllowed
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
+from authgate.providers import RefreshFailure
 from tests.inprocess import InProcess, make_inprocess
 
 pytestmark = pytest.mark.anyio
@@ -17,11 +17,16 @@ async def _pair(env: InProcess) -> dict[str, object]:
     return grants[0]
 
 
+async def _refused(env: InProcess, refresh_token: object) -> RefreshFailure:
+    answer = await env.provider.refresh(env.runtime.http, str(refresh_token))
+    assert isinstance(answer, RefreshFailure), "the provider refreshed the token"
+    return answer
+
+
 async def test_refresh_before_expiry_is_not_allowed_and_not_consumed(tmp_path):
     env = make_inprocess(tmp_path, access_lifetime=60)
     grant = await _pair(env)
-    with pytest.raises(RefreshNotAllowed):
-        await env.provider.refresh(env.runtime.http, str(grant["refresh_token"]))
+    assert (await _refused(env, grant["refresh_token"])).verdict == "too_early"
     env.clock.advance(61)
     fresh = await env.provider.refresh(env.runtime.http, str(grant["refresh_token"]))
     assert isinstance(fresh, TokenResponse) and fresh.refresh_token
@@ -33,16 +38,15 @@ async def test_reuse_revoked_deactivated_and_unknown_need_reauth(tmp_path):
     reused, revoked, deactivated = [await _pair(env) for _ in range(3)]
     env.clock.advance(61)
     await env.provider.refresh(env.runtime.http, str(reused["refresh_token"]))
-    with pytest.raises(NeedsReauth, match="already used"):
-        await env.provider.refresh(env.runtime.http, str(reused["refresh_token"]))
+    failure = await _refused(env, reused["refresh_token"])
+    assert failure.verdict == "needs_reauth" and "already used" in failure.detail
     await env.control("hh/revoke", {"account_id": revoked["account_id"]})
-    with pytest.raises(NeedsReauth, match="revoked"):
-        await env.provider.refresh(env.runtime.http, str(revoked["refresh_token"]))
+    failure = await _refused(env, revoked["refresh_token"])
+    assert failure.verdict == "needs_reauth" and "revoked" in failure.detail
     await env.control("hh/deactivate", {"account_id": deactivated["account_id"]})
-    with pytest.raises(NeedsReauth, match="password"):
-        await env.provider.refresh(env.runtime.http, str(deactivated["refresh_token"]))
-    with pytest.raises(NeedsReauth):
-        await env.provider.refresh(env.runtime.http, "no-such-token")
+    failure = await _refused(env, deactivated["refresh_token"])
+    assert failure.verdict == "needs_reauth" and "password" in failure.detail
+    assert (await _refused(env, "no-such-token")).verdict == "needs_reauth"
 
 
 async def test_every_request_carries_the_user_agent(tmp_path):
@@ -60,13 +64,13 @@ async def test_provider_outage_is_transient(tmp_path):
     env.clock.advance(2)
     for mode in ("500", "html", "badjson", "429"):
         await env.control("hh/faults", {"mode": mode, "count": 1, "retry_after": 7})
-        with pytest.raises(ProviderError) as info:
-            await env.provider.refresh(env.runtime.http, str(grant["refresh_token"]))
-        assert info.value.transient, mode
+        failure = await _refused(env, grant["refresh_token"])
+        assert failure.verdict == "transient", mode
         if mode == "429":
-            assert info.value.retry_after == 7
+            assert failure.retry_after == 7
     # None of the failures consumed the token.
-    assert (await env.provider.refresh(env.runtime.http, str(grant["refresh_token"]))).access_token
+    fresh = await env.provider.refresh(env.runtime.http, str(grant["refresh_token"]))
+    assert isinstance(fresh, TokenResponse) and fresh.access_token
 
 
 async def test_application_token_is_asked_once_and_kept(tmp_path):

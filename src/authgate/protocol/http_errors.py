@@ -1,7 +1,9 @@
 """How a call to a provider can fail, classified once for every caller.
 
-Network trouble, 429 and 5xx are transient; whether a request *reached* the provider matters to
-single-use refresh tokens (a connect error means it did not; a timeout means it may have).
+Network trouble, 429 and 5xx are transient. The error code tells a connect error
+(``provider_unreachable``: the request never left) from a timeout (``provider_timeout``: the
+provider may have acted on it), for people reading logs; a single-use refresh token is retried
+the same way after either, since only the provider knows whether it was spent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from authgate.errors import ProviderError
+from authgate.errors import ProviderError, ProviderUnavailable
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -36,8 +38,7 @@ async def send(call: Awaitable[httpx.Response], *, what: str) -> httpx.Response:
         return await call
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise ProviderError(f"cannot reach the provider for its {what} ({type(exc).__name__})",
-                            transient=True, error="provider_unreachable",
-                            request_reached_provider=False) from None
+                            transient=True, error="provider_unreachable") from None
     except httpx.HTTPError as exc:
         # Sent, but no answer: the provider may have acted on it.
         raise ProviderError(f"no answer from the provider for its {what} ({type(exc).__name__})",
@@ -48,6 +49,6 @@ def raise_for_unavailable(response: httpx.Response, *, what: str) -> None:
     """429 and 5xx: the provider is overloaded or broken right now; try later."""
     status = response.status_code
     if status == 429 or status >= 500:
-        raise ProviderError(f"the provider answered HTTP {status} for its {what}", transient=True,
-                            error="provider_unavailable",
-                            retry_after=retry_after_seconds(response.headers.get("retry-after")))
+        raise ProviderUnavailable(
+            f"the provider answered HTTP {status} for its {what}",
+            retry_after=retry_after_seconds(response.headers.get("retry-after")))

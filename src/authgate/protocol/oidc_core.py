@@ -98,17 +98,20 @@ def build_authentication_request(
 # --- authorization response (Core §3.1.2.5/6, RFC 9207) ------------------------------------
 
 def parse_authorization_response(
-    params: Mapping[str, str], *, expected_state: str, metadata: ProviderMetadata,
+    params: Mapping[str, str], *, expected_state: str | None, metadata: ProviderMetadata,
 ) -> str:
     """Check the callback's query and return the authorization code.
 
     ``state`` is checked first, then ``iss``, then ``error``: an error answer also carries both,
     and an unbound or mix-up answer must not be reported as if our provider had said it.
+    ``expected_state=None`` says the caller has already matched the state to this browser's
+    flow (authgate's flow store finds the flow by the state itself); a missing state is refused
+    either way.
     """
     state = params.get("state")
     if not state:
         raise FlowError("the provider's answer has no state", error="invalid_state")
-    if not _same(state, expected_state):
+    if expected_state is not None and not _same(state, expected_state):
         raise FlowError("the provider's answer does not belong to this sign-in (state mismatch)",
                         error="invalid_state")
     iss = params.get("iss")

@@ -1,9 +1,9 @@
 """RFC 6749 — the authorization-code grant's two halves that every provider shares.
 
 ``authorization_url`` builds the front-channel redirect; ``request_token`` performs one call to a
-token endpoint and turns every way it can go wrong into a ``ProviderError`` that says whether the
-request may have reached the provider (what decides if a single-use refresh token may be burnt).
-Provider presets decide what an OAuth error *means* (see ``authgate.providers``).
+token endpoint and turns every way it can go wrong into a ``ProviderError``: an RFC 6749 §5.2
+error body as ``OAuthErrorResponse``, anything else (network, 429, 5xx, garbage) as a transient
+one. Provider presets decide what an OAuth error *means* (see ``authgate.providers``).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class TokenResponse:
 class OAuthErrorResponse(ProviderError):
     """The token endpoint answered with an RFC 6749 §5.2 error body.
 
-    ``oauth_error`` and ``description`` are the provider's words; whether the error is transient is
-    decided by the provider preset, which re-raises a classified error.
+    ``oauth_error`` and ``description`` are the provider's words; what they mean (try later, or
+    connect again) is decided once, by the provider preset's ``classify_refresh_error``.
     """
 
     def __init__(self, oauth_error: str, description: str, status: int) -> None:

@@ -1,14 +1,20 @@
-"""An OAuth2 API provider as the vault sees it: endpoints, headers, and what its errors mean."""
+"""One configured provider: what it can do, and how to talk to it.
+
+``Provider`` is the generic behaviour (RFC 6749 for API accounts; an OpenID issuer's endpoints
+come from discovery in ``authgate.signin``). Presets such as hh.ru subclass it for their
+endpoints, headers, account and the meaning of their refresh errors. What a provider *can do*
+(``Capabilities``) is decided from its kind in one place, ``authgate.providers.registry``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from authgate.config import ProviderSettings
-from authgate.errors import AuthgateError, FlowError, NeedsReauth, ProviderError, RefreshNotAllowed
+from authgate.errors import FlowError, ProviderError
 from authgate.protocol.http_json import get_json_object
 from authgate.protocol.refresh_policy import RefreshRule
 from authgate.protocol.rfc6749_oauth2 import (
@@ -17,6 +23,13 @@ from authgate.protocol.rfc6749_oauth2 import (
     authorization_url,
     request_token,
 )
+
+EndSessionMethod = Literal["get", "post"]
+# What a failed refresh means, for the vault:
+# * ``too_early``: the provider's rules forbid a refresh yet; the refresh token was not used;
+# * ``transient``: no usable answer (network, 429, 5xx, garbage, a refusal that may pass);
+# * ``needs_reauth``: the refresh token is dead; only the owner connecting again helps.
+RefreshVerdict = Literal["too_early", "transient", "needs_reauth"]
 
 
 @dataclass(frozen=True)
@@ -27,20 +40,79 @@ class Account:
     name: str | None
 
 
-class OAuth2Provider:
-    """A generic RFC 6749 provider configured entirely from ``ProviderSettings``."""
+@dataclass(frozen=True)
+class Capabilities:
+    """What one configured provider can do; see ``registry.capabilities_of``."""
 
-    kind = "oauth2"
+    sign_in: bool  # people sign in with it (OpenID Connect relying party)
+    connect: bool  # bots connect accounts with it (the vault keeps and refreshes their tokens)
+    application_token: bool  # a client_credentials token kept under the application owner
+    refresh_rule: RefreshRule  # when its refresh tokens may be used
+    end_session_method: EndSessionMethod | None  # RP-initiated logout; None: no such thing
 
-    def __init__(self, name: str, settings: ProviderSettings, redirect_uri: str) -> None:
+
+@dataclass(frozen=True)
+class RefreshFailure:
+    """A refresh that gave no new token: what the provider's answer means, decided once."""
+
+    verdict: RefreshVerdict
+    error: str  # a short code: the provider's OAuth error, or ours for a transport failure
+    detail: str  # a readable sentence; never a secret
+    retry_after: float | None = None  # the provider's own hint, in seconds
+
+
+class Provider:
+    """One ``[providers.<name>]`` entry, built once by ``build_providers``."""
+
+    def __init__(self, name: str, settings: ProviderSettings, *, redirect_uri: str,
+                 capabilities: Capabilities) -> None:
         self.name = name
         self.settings = settings
         self.redirect_uri = redirect_uri
+        self.capabilities = capabilities
 
-    # -- endpoints and headers --------------------------------------------------------------
+    # -- what it can do ---------------------------------------------------------------------
+    @property
+    def can_sign_in(self) -> bool:
+        return self.capabilities.sign_in
+
+    @property
+    def can_connect(self) -> bool:
+        return self.capabilities.connect
+
+    @property
+    def has_application_token(self) -> bool:
+        return self.capabilities.application_token
+
+    @property
+    def refresh_rule(self) -> RefreshRule:
+        return self.capabilities.refresh_rule
+
+    @property
+    def end_session_method(self) -> EndSessionMethod | None:
+        return self.capabilities.end_session_method
+
+    # -- identity, endpoints and headers ----------------------------------------------------
     @property
     def display_name(self) -> str:
         return self.settings.display_name or self.name
+
+    @property
+    def callback_path(self) -> str:
+        """The configured callback path ("" when the default ``/auth/{name}/callback``)."""
+        return self.settings.callback_path
+
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.settings.client_secret
+
+    @property
+    def issuer(self) -> str:
+        return self.settings.issuer
 
     @property
     def authorize_endpoint(self) -> str:
@@ -58,17 +130,13 @@ class OAuth2Provider:
     def uses_pkce(self) -> bool:
         return self.settings.pkce
 
-    @property
-    def refresh_rule(self) -> RefreshRule:
-        return self.settings.refresh
-
     def headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 
     # -- flows ------------------------------------------------------------------------------
     def authorize_url(self, *, state: str, code_challenge: str | None) -> str:
         return authorization_url(
-            self.authorize_endpoint, client_id=self.settings.client_id,
+            self.authorize_endpoint, client_id=self.client_id,
             redirect_uri=self.redirect_uri, state=state, scopes=self.scopes,
             code_challenge=code_challenge if self.uses_pkce else None,
         )
@@ -87,13 +155,34 @@ class OAuth2Provider:
                             f"({exc.oauth_error}). Please start again.",
                             error="code_rejected") from None
 
-    async def refresh(self, http: httpx.AsyncClient, refresh_token: str) -> TokenResponse:
+    async def refresh(self, http: httpx.AsyncClient,
+                      refresh_token: str) -> TokenResponse | RefreshFailure:
+        """One refresh request: the new tokens, or what the failure means. Never raises for
+        anything the provider (or the network to it) does."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
                 **self._client_auth()}
         try:
             return await request_token(http, self.token_endpoint, form, headers=self.headers())
         except OAuthErrorResponse as exc:
-            raise self.classify_refresh_error(exc) from None
+            return self.classify_refresh_error(exc)
+        except ProviderError as exc:
+            return RefreshFailure("transient" if exc.transient else "needs_reauth", exc.error,
+                                  exc.detail, exc.retry_after)
+
+    def classify_refresh_error(self, exc: OAuthErrorResponse) -> RefreshFailure:
+        """RFC 6749 §5.2: ``invalid_grant`` means the refresh token is dead; others may pass."""
+        if exc.oauth_error == "invalid_grant":
+            return RefreshFailure("needs_reauth", exc.oauth_error, exc.detail)
+        return RefreshFailure("transient", exc.oauth_error, exc.detail)
+
+    async def application_token(self, http: httpx.AsyncClient) -> TokenResponse:
+        """A client_credentials token (RFC 6749 §4.4), for providers with that capability."""
+        form = {"grant_type": "client_credentials", **self._client_auth()}
+        try:
+            return await request_token(http, self.token_endpoint, form, headers=self.headers())
+        except OAuthErrorResponse as exc:
+            raise ProviderError(f"{self.display_name} refused the application token: "
+                                f"{exc.detail}", transient=False, error=exc.oauth_error) from None
 
     async def fetch_account(self, http: httpx.AsyncClient, access_token: str) -> Account:
         if not self.settings.userinfo_url:
@@ -102,17 +191,11 @@ class OAuth2Provider:
         return Account(id=_str(body.get("sub") or body.get("id")),
                        name=_str(body.get("name") or body.get("email") or body.get("login")))
 
-    def classify_refresh_error(self, exc: OAuthErrorResponse) -> AuthgateError:
-        """RFC 6749 §5.2: ``invalid_grant`` means the refresh token is dead; others may pass."""
-        if exc.oauth_error == "invalid_grant":
-            return NeedsReauth(exc.detail)
-        return ProviderError(exc.detail, transient=True, error=exc.oauth_error)
-
     # -- helpers ----------------------------------------------------------------------------
     def _client_auth(self) -> dict[str, str]:
-        auth = {"client_id": self.settings.client_id}
-        if self.settings.client_secret:
-            auth["client_secret"] = self.settings.client_secret
+        auth = {"client_id": self.client_id}
+        if self.client_secret:
+            auth["client_secret"] = self.client_secret
         return auth
 
     async def _get_json(self, http: httpx.AsyncClient, url: str,
@@ -124,6 +207,3 @@ class OAuth2Provider:
 
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-__all__ = ["Account", "OAuth2Provider", "RefreshNotAllowed"]

@@ -5,16 +5,16 @@
 * every request carries ``HH-User-Agent: Name/Version (contact)``;
 * an access token lives 14 days; its refresh token works once, and only after it has expired;
 * an application token (client_credentials) never expires; asking again revokes the old one.
+
+The last two are capabilities (``registry.capabilities_of``); the rest is here.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from authgate.errors import AuthgateError, NeedsReauth, ProviderError, RefreshNotAllowed
-from authgate.protocol.refresh_policy import RefreshRule
-from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse, TokenResponse, request_token
-from authgate.providers.base import Account, OAuth2Provider
+from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse
+from authgate.providers.base import Account, Provider, RefreshFailure
 
 AUTHORIZE_URL = "https://hh.ru/oauth/authorize"
 TOKEN_URL = "https://api.hh.ru/token"
@@ -31,9 +31,7 @@ _REAUTH = {
 }
 
 
-class HeadHunterProvider(OAuth2Provider):
-    kind = "hh"
-
+class HeadHunterProvider(Provider):
     @property
     def authorize_endpoint(self) -> str:
         return self.settings.authorize_url or AUTHORIZE_URL
@@ -46,10 +44,6 @@ class HeadHunterProvider(OAuth2Provider):
     def api_base(self) -> str:
         return (self.settings.api_base or API_BASE).rstrip("/")
 
-    @property
-    def refresh_rule(self) -> RefreshRule:
-        return "after_expiry"
-
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "HH-User-Agent": self.settings.user_agent,
                 "User-Agent": self.settings.user_agent}
@@ -60,24 +54,17 @@ class HeadHunterProvider(OAuth2Provider):
         return Account(id=None if body.get("id") is None else str(body["id"]),
                        name=name or (str(body["email"]) if body.get("email") else None))
 
-    def classify_refresh_error(self, exc: OAuthErrorResponse) -> AuthgateError:
+    def classify_refresh_error(self, exc: OAuthErrorResponse) -> RefreshFailure:
         description = exc.description.strip().lower()
         if description == "token not expired":
             # Not consumed: the access token is still valid by hh.ru's clock. Try again later.
-            return RefreshNotAllowed("hh.ru: the access token has not expired yet")
+            return RefreshFailure("too_early", "refresh_not_allowed",
+                                  "hh.ru: the access token has not expired yet")
         if description in _REAUTH:
-            return NeedsReauth(f"{_REAUTH[description]} ({exc.oauth_error}: {description})")
+            return RefreshFailure("needs_reauth", exc.oauth_error,
+                                  f"{_REAUTH[description]} ({exc.oauth_error}: {description})")
         if exc.oauth_error == "invalid_client":
             # Our client_id/secret is wrong: a configuration problem, not the user's.
-            return ProviderError("hh.ru refused the client credentials (invalid_client)",
-                                 transient=True, error="invalid_client")
+            return RefreshFailure("transient", "invalid_client",
+                                  "hh.ru refused the client credentials (invalid_client)")
         return super().classify_refresh_error(exc)
-
-    async def application_token(self, http: httpx.AsyncClient) -> TokenResponse:
-        """An application token (never expires). Each call revokes the previous one at hh.ru."""
-        form = {"grant_type": "client_credentials", **self._client_auth()}
-        try:
-            return await request_token(http, self.token_endpoint, form, headers=self.headers())
-        except OAuthErrorResponse as exc:
-            raise ProviderError(f"hh.ru refused the application token: {exc.detail}",
-                                transient=False, error=exc.oauth_error) from None

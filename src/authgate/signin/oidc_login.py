@@ -17,7 +17,7 @@ import anyio
 import httpx
 
 from authgate.clock import Clock
-from authgate.config import ProviderSettings, Settings
+from authgate.config import LoginSettings
 from authgate.errors import FlowError, NotFound, ProviderError
 from authgate.flows import FlowRecord, FlowStore
 from authgate.protocol.oidc_core import (
@@ -33,6 +33,7 @@ from authgate.protocol.oidc_roles import roles_from_claims
 from authgate.protocol.oidc_rp_logout import EndSessionForm, end_session_form, end_session_url
 from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse
 from authgate.protocol.rfc7636_pkce import new_opaque_value, new_pkce_pair
+from authgate.providers import Provider
 from authgate.roles import map_role
 from authgate.signin.users import Profile
 
@@ -66,9 +67,11 @@ class ProviderSignOut:
 
 
 class OidcLogin:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock,
-                 flows: FlowStore) -> None:
-        self._settings = settings
+    def __init__(self, providers: Mapping[str, Provider], login: LoginSettings,
+                 http: httpx.AsyncClient, clock: Clock, flows: FlowStore) -> None:
+        """``providers``: every configured one; signing out asks any of them that can."""
+        self._providers = providers
+        self._login = login
         self._http = http
         self._clock = clock
         self._flows = flows
@@ -77,48 +80,47 @@ class OidcLogin:
 
     def login_providers(self) -> list[tuple[str, str]]:
         """(name, display name) of every provider people can sign in with."""
-        return [(name, conf.display_name or name)
-                for name, conf in self._settings.providers.items() if _is_login(conf)]
+        return [(name, p.display_name) for name, p in self._providers.items() if p.can_sign_in]
 
-    def provider(self, name: str) -> ProviderSettings:
-        conf = self._settings.providers.get(name)
-        if conf is None or not _is_login(conf):
+    def provider(self, name: str) -> Provider:
+        provider = self._providers.get(name)
+        if provider is None or not provider.can_sign_in:
             raise NotFound(f"there is no sign-in provider named {name!r}",
                            error="unknown_provider")
-        return conf
+        return provider
 
     async def begin(self, name: str, *, redirect_uri: str, binding: str, next_url: str | None,
                     login_hint: str | None = None) -> str:
         """Record the flow (state, nonce, PKCE verifier) and return the provider's URL."""
-        conf = self.provider(name)
-        metadata = await self.discovery.get(conf.issuer)
+        provider = self.provider(name)
+        metadata = await self.discovery.get(provider.issuer)
         nonce, pkce, now = new_opaque_value(), new_pkce_pair(), self._clock.now()
         state = await anyio.to_thread.run_sync(lambda: self._flows.start(
             kind="login", provider=name, redirect_uri=redirect_uri, binding=binding, now=now,
             nonce=nonce, code_verifier=pkce.verifier, next_url=next_url))
-        scopes = list(conf.scopes or DEFAULT_SCOPES)
+        scopes = provider.scopes or list(DEFAULT_SCOPES)
         if "openid" not in scopes:
             scopes.insert(0, "openid")
         extra = {"login_hint": login_hint} if login_hint else None
         return build_authentication_request(
-            metadata, client_id=conf.client_id, redirect_uri=redirect_uri, scopes=scopes,
+            metadata, client_id=provider.client_id, redirect_uri=redirect_uri, scopes=scopes,
             state=state, nonce=nonce, code_challenge=pkce.challenge, extra=extra)
 
     async def finish(self, name: str, params: Mapping[str, str],
                      flow: FlowRecord) -> OidcIdentity:
         """Check the callback, redeem the code, check the ID token and userinfo."""
-        conf = self.provider(name)
+        provider = self.provider(name)
         if not flow.nonce or not flow.code_verifier:
             raise FlowError("This sign-in attempt is incomplete. Please start again.",
                             error="invalid_state")
-        metadata = await self.discovery.get(conf.issuer)
-        # The flow store already matched state to this browser; this checks iss and error.
-        code = parse_authorization_response(params, expected_state=params.get("state", ""),
-                                            metadata=metadata)
+        metadata = await self.discovery.get(provider.issuer)
+        # FlowStore.consume found this flow by its state and this browser's binding, so there
+        # is no other copy of the state to compare with; this checks iss, error and the code.
+        code = parse_authorization_response(params, expected_state=None, metadata=metadata)
         try:
             tokens = await exchange_code(
-                self._http, metadata, client_id=conf.client_id,
-                client_secret=conf.client_secret, code=code, redirect_uri=flow.redirect_uri,
+                self._http, metadata, client_id=provider.client_id,
+                client_secret=provider.client_secret, code=code, redirect_uri=flow.redirect_uri,
                 code_verifier=flow.code_verifier)
         except OAuthErrorResponse as exc:
             # invalid_grant: a replayed, expired or substituted code. The user can only retry.
@@ -127,7 +129,7 @@ class OidcLogin:
                             f"again.", error="code_refused") from None
         assert tokens.id_token is not None  # exchange_code refuses answers without one
         claims = await validate_id_token(
-            tokens.id_token, metadata=metadata, jwks=self.jwks, client_id=conf.client_id,
+            tokens.id_token, metadata=metadata, jwks=self.jwks, client_id=provider.client_id,
             nonce=flow.nonce, clock=self._clock)
         merged = dict(claims)
         if metadata.userinfo_endpoint is not None:
@@ -135,39 +137,37 @@ class OidcLogin:
                                         expected_sub=str(claims["sub"]))
             merged.update({k: v for k, v in info.items() if k not in _TOKEN_CLAIMS})
         return OidcIdentity(provider=name, subject=str(claims["sub"]),
-                            profile=profile_from_claims(merged), role=self._role(conf, merged),
-                            id_token=tokens.id_token if conf.end_session_method == "post"
+                            profile=profile_from_claims(merged),
+                            role=self._role(provider, merged),
+                            id_token=tokens.id_token if provider.end_session_method == "post"
                             else None)
 
-    def _role(self, conf: ProviderSettings, claims: Mapping[str, Any]) -> str | None:
+    def _role(self, provider: Provider, claims: Mapping[str, Any]) -> str | None:
+        conf = provider.settings
         if not conf.roles_claim:
             return None
         roles = roles_from_claims(claims, conf.roles_claim)
-        return map_role(roles, conf.roles_map, self._settings.login.default_role)
+        return map_role(roles, conf.roles_map, self._login.default_role)
 
     async def end_session(self, name: str, *, post_logout_redirect_uri: str,
                           id_token: str | None) -> ProviderSignOut | None:
         """The provider's end-session request; None when the provider has no such endpoint or
         cannot be reached (signing out here must not depend on the provider being up)."""
-        conf = self._settings.providers.get(name)
-        if conf is None or conf.kind != "oidc":
+        provider = self._providers.get(name)
+        if provider is None or provider.end_session_method is None:
             return None
         try:
-            metadata = await self.discovery.get(conf.issuer)
+            metadata = await self.discovery.get(provider.issuer)
         except ProviderError:
             return None
-        hint = id_token if conf.end_session_method == "post" else None
-        form = end_session_form(metadata, client_id=conf.client_id, id_token_hint=hint,
+        hint = id_token if provider.end_session_method == "post" else None
+        form = end_session_form(metadata, client_id=provider.client_id, id_token_hint=hint,
                                 post_logout_redirect_uri=post_logout_redirect_uri)
-        url = end_session_url(metadata, client_id=conf.client_id,
+        url = end_session_url(metadata, client_id=provider.client_id,
                               post_logout_redirect_uri=post_logout_redirect_uri)
         if form is None or url is None:
             return None
-        return ProviderSignOut(form, url, conf.display_name or name, post=hint is not None)
-
-
-def _is_login(conf: ProviderSettings) -> bool:
-    return conf.kind == "oidc" and "login" in conf.use
+        return ProviderSignOut(form, url, provider.display_name, post=hint is not None)
 
 
 def _text(claims: Mapping[str, Any], name: str, limit: int) -> str | None:

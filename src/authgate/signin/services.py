@@ -11,6 +11,7 @@ from authgate.clock import Clock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring
+from authgate.providers import Providers
 from authgate.signin.audit import SigninLog
 from authgate.signin.completion import SigninCompletion
 from authgate.signin.handoff import HandoffCodes
@@ -35,8 +36,9 @@ class SigninServices:
     completion: SigninCompletion
 
     @classmethod
-    def build(cls, settings: Settings, *, db: sessionmaker[Session], keyring: Keyring,
-              clock: Clock, http: httpx.AsyncClient, flows: FlowStore) -> SigninServices:
+    def build(cls, settings: Settings, *, providers: Providers, db: sessionmaker[Session],
+              keyring: Keyring, clock: Clock, http: httpx.AsyncClient,
+              flows: FlowStore) -> SigninServices:
         """Wire the services; nothing is read from the database until they are used."""
         users = UserStore(db)
         keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
@@ -51,6 +53,6 @@ class SigninServices:
                                   window=settings.login.failure_window)
         return cls(users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,
                    limiter=limiter, handoff=HandoffCodes(db),
-                   oidc=OidcLogin(settings, http, clock, flows),
+                   oidc=OidcLogin(providers, settings.login, http, clock, flows),
                    completion=SigninCompletion(settings.login, users, sessions, log, limiter,
                                                clock))

@@ -111,13 +111,6 @@ class ConnectionStore:
         with self._db() as s:
             return [ConnectionView.of(r) for r in s.scalars(query)]
 
-    def earliest_refresh(self) -> datetime | None:
-        with self._db() as s:
-            return s.scalar(select(Connection.next_refresh_at)
-                            .where(Connection.status == ACTIVE,
-                                   Connection.next_refresh_at.is_not(None))
-                            .order_by(Connection.next_refresh_at).limit(1))
-
     # -- writing ----------------------------------------------------------------------------
     def save_tokens(self, provider: str, owner: str, tokens: TokenResponse, account: Account,
                     *, now: datetime, next_refresh_at: datetime | None) -> ConnectionView:
@@ -171,11 +164,12 @@ class ConnectionStore:
             return ConnectionView.of(row)
 
     def release_claim(self, conn: ConnectionView, *, now: datetime, retry_at: datetime | None,
-                      error: str | None, count_attempt: bool) -> None:
+                      error: str | None, count_attempt: bool) -> ConnectionView | None:
+        """Give the claim up without new tokens; None when the connection was removed."""
         with self._db.begin() as s:
             row = s.get(Connection, conn.id, with_for_update=True)
             if row is None:
-                return
+                return None
             row.refresh_started_at = None
             if retry_at is not None:
                 row.next_refresh_at = retry_at
@@ -183,12 +177,20 @@ class ConnectionStore:
                 row.attempts += 1
             row.last_error = error
             row.updated_at = now
+            s.flush()
+            return ConnectionView.of(row)
 
-    def mark_needs_reauth(self, conn: ConnectionView, *, now: datetime, reason: str) -> None:
+    def mark_needs_reauth(self, conn: ConnectionView, *, now: datetime,
+                          reason: str) -> ConnectionView | None:
+        """Stop refreshing until the owner connects again; None when the connection was removed."""
         with self._db.begin() as s:
-            s.execute(update(Connection).where(Connection.id == conn.id).values(
-                status=NEEDS_REAUTH, refresh_started_at=None, next_refresh_at=None,
-                last_error=reason, updated_at=now))
+            row = s.get(Connection, conn.id, with_for_update=True)
+            if row is None:
+                return None
+            row.status, row.refresh_started_at, row.next_refresh_at = NEEDS_REAUTH, None, None
+            row.last_error, row.updated_at = reason, now
+            s.flush()
+            return ConnectionView.of(row)
 
     def delete(self, provider: str, owner: str) -> bool:
         with self._db.begin() as s:

@@ -1,19 +1,20 @@
 """The refresh engine: passes over the connections whose refresh time has come.
 
 Which connections and when is the database's answer (``next_refresh_at``, set from each
-provider's rule); how one connection is refreshed is ``Vault.refresh``. The engine only runs
-passes, with the vault's bounded concurrency, and keeps going through errors.
+provider's rule); how one connection is refreshed is ``Vault.refresh``, whose outcome says what
+happened. The engine only runs passes, with the vault's bounded concurrency, and counts them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import anyio
 
-from authgate.errors import AuthgateError, NeedsReauth
 from authgate.protocol.refresh_policy import may_refresh_now
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionView
+from authgate.vault.refresh import OutcomeKind
 from authgate.vault.service import Vault
 
 log = logging.getLogger("authgate.vault")
@@ -40,17 +41,18 @@ async def refresh_all_allowed(vault: Vault) -> dict[str, int]:
     return await refresh_many(vault, allowed)
 
 
+# How each outcome is counted; "not_due" and "gone" are nothing done and nothing to do.
+COUNTED: Mapping[OutcomeKind, str] = {
+    "refreshed": "ok", "retry_later": "retry", "needs_reauth": "needs_reauth"}
+
+
 async def refresh_many(vault: Vault, connections: list[ConnectionView]) -> dict[str, int]:
     counts = {"ok": 0, "retry": 0, "needs_reauth": 0}
 
     async def one(conn: ConnectionView) -> None:
-        try:
-            await vault.refresh(conn)
-            counts["ok"] += 1
-        except NeedsReauth:
-            counts["needs_reauth"] += 1
-        except AuthgateError:
-            counts["retry"] += 1
+        outcome = await vault.refresh(conn)
+        if outcome.kind in COUNTED:
+            counts[COUNTED[outcome.kind]] += 1
 
     async with anyio.create_task_group() as tg:
         for conn in connections:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from authgate.errors import FlowError
 from authgate.flows import FlowRecord
 from authgate.protocol.rfc7636_pkce import new_pkce_pair
-from authgate.providers.base import Account, OAuth2Provider
+from authgate.providers.base import Account, Provider
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
 from authgate.web.i18n import negotiate, translate
 from authgate.web.pages import render
@@ -21,7 +21,7 @@ from authgate.web.request_context import runtime_of
 CONNECT_FLOW = "connect"
 
 
-async def begin_connect(request: Request, provider: OAuth2Provider, owner: str, *, kind: str,
+async def begin_connect(request: Request, provider: Provider, owner: str, *, kind: str,
                         status_code: int) -> Response:
     """To the provider's authorize page, with state bound to this browser and PKCE."""
     runtime = runtime_of(request)
@@ -47,7 +47,7 @@ async def start_connect(request: Request) -> Response:
 
 
 async def store_connection(request: Request, provider_name: str,
-                           flow: FlowRecord) -> tuple[OAuth2Provider, Account]:
+                           flow: FlowRecord) -> tuple[Provider, Account]:
     """Trade the callback's code for tokens, look up the account, and keep both in the vault."""
     runtime = runtime_of(request)
     provider = runtime.vault.provider(provider_name)

@@ -18,8 +18,8 @@ from authgate.errors import (
     NeedsReauth,
     NotFound,
     ProviderError,
+    ProviderUnavailable,
     RateLimited,
-    RefreshNotAllowed,
     Unauthorized,
 )
 from authgate.web.i18n import CATALOG, negotiate, translate
@@ -33,11 +33,11 @@ STATUS: list[tuple[type[AuthgateError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (NeedsReauth, 409),
-    (RefreshNotAllowed, 409),
     (Conflict, 409),
     (FlowError, 400),
     (IdTokenError, 400),
     (InvalidRequest, 400),
+    (ProviderUnavailable, 503),
     (ProviderError, 502),
 ]
 
@@ -45,8 +45,6 @@ JSON_PREFIXES = ("/api/", "/auth/me", "/auth/token", "/auth/verify", "/readyz")
 
 
 def status_of(exc: AuthgateError) -> int:
-    if exc.error == "provider_unavailable":
-        return 503
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status

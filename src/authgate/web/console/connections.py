@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from authgate.errors import AuthgateError, Forbidden, NeedsReauth, NotFound
+from authgate.errors import Forbidden, NotFound
 from authgate.flows import FlowRecord
 from authgate.vault.connections import ACTIVE, NEEDS_REAUTH, ConnectionView
 from authgate.vault.links import check_owner
@@ -88,7 +88,7 @@ async def connections_page(request: Request, user: ConsoleUser) -> Response:
     notice = request.query_params.get("notice", "")
     return page(request, user, "console/connections.html", {
         "rows": await _rows(request, user),
-        "providers": [(n, p.display_name) for n, p in runtime.providers.items()],
+        "providers": [(n, p.display_name) for n, p in runtime.vault.providers.items()],
         "notice": notice if notice in NOTICES else "",
         "poll_seconds": POLL_SECONDS,
     })
@@ -140,15 +140,11 @@ async def finish_console_connect(request: Request, provider: str, flow: FlowReco
 async def refresh_now(request: Request, user: ConsoleUser, form: dict[str, str]) -> Response:
     runtime = runtime_of(request)
     conn = await _own_connection(request, user, form)
-    try:
-        updated = await runtime.vault.refresh(conn, on_demand=True)
-    except NeedsReauth:
-        return _back("needs_reauth")
-    except AuthgateError:
-        return _back("refresh_failed")
-    # The vault returns the row untouched when the provider's rule forbids a refresh yet
-    # (hh.ru: only after expiry); say so rather than pretend.
-    return _back("refreshed" if updated.generation != conn.generation else "not_yet")
+    outcome = await runtime.vault.refresh(conn, on_demand=True)
+    # "not_due": the provider's rule forbids a refresh yet (hh.ru: only after expiry); say so
+    # rather than pretend.
+    return _back({"refreshed": "refreshed", "not_due": "not_yet",
+                  "needs_reauth": "needs_reauth"}.get(outcome.kind, "refresh_failed"))
 
 
 @console_page(form=True)

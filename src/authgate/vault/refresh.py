@@ -1,0 +1,240 @@
+"""Writing token pairs: a new connection's first, and every refresh after it.
+
+``Refresher.refresh`` returns a ``RefreshOutcome`` for everything a provider (or another
+process) can do to a refresh; exceptions are left for what no caller can plan for (the database
+or the keyring failing). The guarantees it keeps are listed at the top of ``vault.service``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, TypeVar
+
+import anyio
+import httpx
+
+from authgate.clock import Clock
+from authgate.config import VaultSettings
+from authgate.errors import NotFound
+from authgate.metrics import REFRESHES
+from authgate.protocol.refresh_policy import backoff_delay, may_refresh_now, next_refresh_at
+from authgate.protocol.rfc6749_oauth2 import TokenResponse
+from authgate.providers.base import Account, Provider, RefreshFailure
+from authgate.singleflight import SingleFlight
+from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
+from authgate.vault.export import EXPORT_OWNER, export_token
+
+log = logging.getLogger("authgate.vault")
+T = TypeVar("T")
+
+# * ``refreshed``: a new pair is stored (by this call, or by another process it waited for);
+# * ``not_due``: the provider's rule does not allow a refresh now, or there is nothing to refresh;
+# * ``retry_later``: no new pair this time; the engine tries again at ``next_refresh_at``;
+# * ``needs_reauth``: the refresh token is dead; the owner must connect again;
+# * ``gone``: the connection was removed meanwhile.
+OutcomeKind = Literal["refreshed", "not_due", "retry_later", "needs_reauth", "gone"]
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    kind: OutcomeKind
+    # The connection as this outcome left it (as last seen, when ``gone``).
+    connection: ConnectionView
+    # The new access token, when this call stored it (not when another process did).
+    access_token: str | None = field(default=None, repr=False)
+    error: str | None = None  # a short code, for logs
+    detail: str | None = None  # why, for people; never a secret
+    # ``retry_later``: how long the provider asked us to wait (429 Retry-After; hh.ru's
+    # "not expired": until the token's expiry), when it said.
+    retry_after: float | None = None
+
+    @property
+    def refreshed(self) -> bool:
+        return self.kind == "refreshed"
+
+
+class Refresher:
+    def __init__(self, store: ConnectionStore, providers: Mapping[str, Provider],
+                 http: httpx.AsyncClient, clock: Clock, settings: VaultSettings, *,
+                 on_change: Callable[[str, str], None]) -> None:
+        self.store = store
+        self.providers = providers
+        self.http = http
+        self.clock = clock
+        self.settings = settings
+        self._flights: SingleFlight[tuple[str, str], RefreshOutcome] = SingleFlight()
+        self._semaphore = asyncio.Semaphore(settings.refresh_concurrency)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
+        # steps of up to 100 ms: queueing this process's writes here is much faster.
+        self._write_lock = asyncio.Lock() if store.single_writer else None
+        # Called with (provider, owner) whenever this process changes a connection.
+        self._on_change = on_change
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a refresh claim holds before it is presumed dead (its process crashed)."""
+        return 2 * self.settings.http_timeout + timedelta(seconds=5)
+
+    async def _write(self, fn: Callable[[], T]) -> T:
+        if self._write_lock is None:
+            return await anyio.to_thread.run_sync(fn)
+        async with self._write_lock:
+            return await anyio.to_thread.run_sync(fn)
+
+    # -- a new pair -------------------------------------------------------------------------
+    async def store_new(self, provider: Provider, owner: str, tokens: TokenResponse,
+                        account: Account) -> ConnectionView:
+        """Create the connection, or replace an existing one's tokens (a re-connect)."""
+        now = self.clock.now()
+        self._on_change(provider.name, owner)
+        conn = await self._write(lambda: self.store.save_tokens(
+            provider.name, owner, tokens, account, now=now,
+            next_refresh_at=self._plan(provider, tokens, now)))
+        await self._export(provider, conn, tokens.access_token)
+        return conn
+
+    # -- refreshing -------------------------------------------------------------------------
+    async def refresh(self, conn: ConnectionView, *, on_demand: bool = False) -> RefreshOutcome:
+        """Refresh one connection; callers for the same connection share one attempt."""
+        return await self._flights.run(
+            (conn.provider, conn.owner), lambda: self._refresh_once(conn, on_demand=on_demand))
+
+    async def _refresh_once(self, conn: ConnectionView, *, on_demand: bool) -> RefreshOutcome:
+        async with self._semaphore:
+            try:
+                return await self._refresh_claimed(conn, on_demand=on_demand)
+            finally:
+                self._on_change(conn.provider, conn.owner)
+
+    async def _refresh_claimed(self, conn: ConnectionView, *, on_demand: bool) -> RefreshOutcome:
+        provider = self.providers.get(conn.provider)
+        if provider is None:
+            return RefreshOutcome("retry_later", conn, error="not_found",
+                                  detail=f"no API provider named {conn.provider!r} is configured")
+        now = self.clock.now()
+        if not may_refresh_now(provider.refresh_rule, expires_at=conn.expires_at, now=now):
+            return RefreshOutcome("not_due", conn)
+        # A claim left by a process that died mid-refresh: the provider may already have used
+        # the refresh token. Sending it once more is the only way to find out; a single-use
+        # provider then answers "already refreshed" and the connection needs its owner again.
+        recovering = conn.refresh_started_at is not None
+        secrets = await self._write(
+            lambda: self.store.claim_refresh(conn, now=now, lease=self.lease))
+        if secrets is None:
+            # Another worker or process holds the claim (or the row changed): wait for it.
+            return await self._await_other_refresher(conn)
+        if secrets.refresh_token is None:
+            released = await self._release(conn, retry_at=None, error=None, count=False)
+            return RefreshOutcome("not_due", released) if released else _gone(conn)
+        answer = await provider.refresh(self.http, secrets.refresh_token)
+        if isinstance(answer, RefreshFailure):
+            return await self._failed(conn, answer, recovering=recovering)
+        done = self.clock.now()
+        try:
+            updated = await self._write(lambda: self.store.complete_refresh(
+                conn, answer, now=done, next_refresh_at=self._plan(provider, answer, done)))
+        except NotFound:
+            return _gone(conn)
+        REFRESHES.labels(conn.provider, "ok").inc()
+        log.debug("refreshed provider=%s owner=%s on_demand=%s", conn.provider, conn.owner,
+                  on_demand)
+        await self._export(provider, updated, answer.access_token)
+        return RefreshOutcome("refreshed", updated, access_token=answer.access_token)
+
+    async def _failed(self, conn: ConnectionView, failure: RefreshFailure, *,
+                      recovering: bool) -> RefreshOutcome:
+        """Store what a refused refresh means: the one place a failure becomes an outcome."""
+        if failure.verdict == "needs_reauth":
+            reason = failure.detail
+            if recovering:
+                reason = ("a refresh was interrupted (authgate stopped) after the provider had "
+                          f"used the refresh token; connect again ({failure.detail})")
+            marked = await self._mark_needs_reauth(conn, reason)
+            return (RefreshOutcome("needs_reauth", marked, error=failure.error, detail=reason)
+                    if marked else _gone(conn))
+        now = self.clock.now()
+        if failure.verdict == "too_early":
+            # Not consumed: ask again once the provider agrees the token has expired.
+            retry_at = max((conn.expires_at or now) + timedelta(seconds=1),
+                           now + timedelta(seconds=30))
+            retry_after: float | None = (retry_at - now).total_seconds()
+            released = await self._release(conn, retry_at=retry_at, error=failure.detail,
+                                           count=False)
+            REFRESHES.labels(conn.provider, "not_allowed").inc()
+        else:
+            delay = max(failure.retry_after or 0.0, backoff_delay(conn.attempts + 1))
+            retry_after = failure.retry_after
+            released = await self._release(conn, retry_at=now + timedelta(seconds=delay),
+                                           error=failure.detail, count=True)
+            REFRESHES.labels(conn.provider, "retry").inc()
+            log.warning("refresh failed, will retry provider=%s owner=%s error=%s in=%.0fs",
+                        conn.provider, conn.owner, failure.error, delay)
+        if released is None:
+            return _gone(conn)
+        return RefreshOutcome("retry_later", released, error=failure.error,
+                              detail=failure.detail, retry_after=retry_after)
+
+    async def _await_other_refresher(self, conn: ConnectionView) -> RefreshOutcome:
+        # A real wait for another process, so real time (the injected clock may stand still).
+        deadline = time.monotonic() + self.lease.total_seconds()
+        while time.monotonic() < deadline:
+            current = await anyio.to_thread.run_sync(self.store.get, conn.provider, conn.owner)
+            if current is None:
+                return _gone(conn)
+            if current.status == NEEDS_REAUTH:
+                return RefreshOutcome("needs_reauth", current, error="needs_reauth",
+                                      detail=current.last_error)
+            if current.generation != conn.generation:
+                return RefreshOutcome("refreshed", current)
+            if current.refresh_started_at is None:
+                # The other refresher gave up without a new pair; the row says when to retry.
+                return RefreshOutcome("retry_later", current, error="refresh_failed",
+                                      detail=current.last_error)
+            await anyio.sleep(0.05)
+        return RefreshOutcome("retry_later", conn, error="refresh_in_progress",
+                              detail="another process is still refreshing this connection")
+
+    async def _mark_needs_reauth(self, conn: ConnectionView,
+                                 reason: str) -> ConnectionView | None:
+        now = self.clock.now()
+        marked = await self._write(
+            lambda: self.store.mark_needs_reauth(conn, now=now, reason=reason))
+        REFRESHES.labels(conn.provider, "needs_reauth").inc()
+        log.warning("connection needs re-authorization provider=%s owner=%s reason=%r",
+                    conn.provider, conn.owner, reason)
+        return marked
+
+    async def _release(self, conn: ConnectionView, *, retry_at: datetime | None,
+                       error: str | None, count: bool) -> ConnectionView | None:
+        now = self.clock.now()
+        return await self._write(lambda: self.store.release_claim(
+            conn, now=now, retry_at=retry_at, error=error, count_attempt=count))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _plan(self, provider: Provider, tokens: TokenResponse,
+              now: datetime) -> datetime | None:
+        if not tokens.refresh_token:
+            return None
+        expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+        return next_refresh_at(provider.refresh_rule, expires_at=expires_at, issued_at=now,
+                               ahead=self.settings.refresh_ahead,
+                               jitter=self.settings.refresh_jitter)
+
+    async def _export(self, provider: Provider, conn: ConnectionView,
+                      access_token: str) -> None:
+        path = provider.settings.export_file
+        if path is None or conn.owner != EXPORT_OWNER:
+            return
+        now = self.clock.now()
+        await anyio.to_thread.run_sync(lambda: export_token(
+            path, access_token=access_token, token_type=conn.token_type,
+            expires_at=conn.expires_at, now=now))
+
+
+def _gone(conn: ConnectionView) -> RefreshOutcome:
+    return RefreshOutcome("gone", conn, error="not_found", detail="the connection was removed")
