@@ -19,7 +19,7 @@ from authgate.web.request_context import runtime_of
 async def callback(request: Request) -> Response:
     provider = request.path_params.get("provider") or request.scope.get("authgate.provider", "")
     runtime = runtime_of(request)
-    if provider not in runtime.settings.providers:
+    if provider not in runtime.providers:
         raise NotFound(f"no provider named {provider!r} is configured")
     now = runtime.clock.now()
     try:

@@ -20,8 +20,8 @@ FAVICON = Path(__file__).parents[1] / "static" / "favicon.png"
 def _provider_name(request: Request, name: str | None) -> str:
     if name is None:
         return translate(negotiate(request), "provider.password")
-    conf = runtime_of(request).settings.providers.get(name)
-    return (conf.display_name or name) if conf else name
+    providers = runtime_of(request).providers
+    return providers[name].display_name if name in providers else name
 
 
 @console_page()

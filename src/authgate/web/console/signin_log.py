@@ -29,9 +29,9 @@ async def signins_page(request: Request, user: ConsoleUser) -> Response:
         limit=LIMIT, username=filters["username"] or None,
         provider=filters["provider"] or None, result=filters["result"] or None))
     lang = negotiate(request)
-    names = {n: (c.display_name or n) for n, c in runtime.settings.providers.items()}
-    logins = [(n, names[n]) for n, c in runtime.settings.providers.items() if "login" in c.use]
-    choices = [(LOCAL, translate(lang, "provider.password")), *logins]
+    names = {p.name: p.display_name for p in runtime.providers.values()}
+    choices = [(LOCAL, translate(lang, "provider.password")),
+               *runtime.signin.oidc.login_providers()]
     names[LOCAL] = translate(lang, "provider.password")
     return page(request, user, "console/signins.html", {
         "filters": filters, "provider_choices": choices,

@@ -50,11 +50,10 @@ async def users_page(request: Request, user: ConsoleUser) -> Response:
 
 
 def _sign_in_methods(request: Request, user: UserView, password_label: str) -> str:
-    providers = runtime_of(request).settings.providers
+    providers = runtime_of(request).providers
     names = [password_label] if user.has_password else []
     for provider, _subject in user.identities:
-        conf = providers.get(provider)
-        names.append(conf.display_name or provider if conf else provider)
+        names.append(providers[provider].display_name if provider in providers else provider)
     return ", ".join(names) or "—"
 
 
