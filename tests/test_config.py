@@ -58,3 +58,23 @@ def test_missing_secret_file_is_named(tmp_path):
     config.write_text(HH + 'client_secret_file = "/nonexistent/secret"\n')
     with pytest.raises(ConfigError, match="client_secret_file"):
         load_settings(config, {})
+
+
+def test_environment_details(tmp_path):
+    secret = tmp_path / "s"
+    secret.write_text("from-env-file\n")
+    config = tmp_path / "authgate.toml"
+    # Top-level keys are case-insensitive; the environment still wins over any spelling.
+    config.write_text('LISTEN = "0.0.0.0:1"\n[Session]\nlifetime = "7d"\n' + HH
+                      + 'client_secret = "in-file"\n')
+    settings = load_settings(config, {
+        "authgate_listen": "0.0.0.0:2", "AUTHGATE_SESSION__LIFETIME": "15m",
+        "AUTHGATE_PROVIDERS__HH__CLIENT_SECRET_FILE": str(secret),
+        "AUTHGATE_CONFIG": "/ignored", "AUTHGATEX": "not ours"})
+    assert settings.listen == "0.0.0.0:2"
+    assert settings.session.lifetime == timedelta(minutes=15)
+    assert settings.providers["hh"].client_secret == "from-env-file"
+    assert load_settings(config, {"AUTHGATE_SESSION__LIFETIME": "3600"}).session.lifetime \
+        == timedelta(hours=1)
+    with pytest.raises(ConfigError, match="environment: bogus: unknown key"):
+        load_settings(config, {"AUTHGATE_BOGUS": "1"})

@@ -34,8 +34,3 @@ class FrozenClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
-
-
-def utc(dt: datetime) -> datetime:
-    """Treat a naive datetime (as some databases return them) as UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)

@@ -26,7 +26,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from authgate.errors import ConfigError
 
@@ -159,11 +158,10 @@ class ProviderSettings(_Section):
         return self
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True,
-        case_sensitive=False,
-    )
+class Settings(BaseModel):
+    # The file and the environment are read and merged by ``load_settings`` (so that an error can
+    # say where the bad value came from); the model only validates. Defaults are validated too.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     public_url: str = "http://127.0.0.1:8000"
     listen: str = "127.0.0.1:8000"
@@ -197,19 +195,6 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
                 raise ValueError(f"provider name {name!r}: use a-z, 0-9, - and _")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file and the environment are merged by ``load_settings`` so that errors can name
-        # where a value came from; pydantic-settings only validates the merged result.
-        return (init_settings,)
 
     @property
     def is_https(self) -> bool:
@@ -267,6 +252,17 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return tree
 
 
+def _fold_case(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Top-level keys are case-insensitive (``Public_URL``): known ones are lowercased, first wins.
+
+    Unknown keys keep their spelling, for the error message.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.setdefault(key.lower() if key.lower() in Settings.model_fields else key, value)
+    return out
+
+
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -297,7 +293,7 @@ def load_settings(
     data: dict[str, Any] = {}
     if config_path is not None:
         try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+            data = _fold_case(tomllib.loads(config_path.read_text(encoding="utf-8")))
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:

@@ -11,15 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import FlowError
 from authgate.keyring import Keyring
-from authgate.secrets_util import digest, new_secret, same
+from authgate.secrets_util import digest, same
 from authgate.store.models import AuthFlow
+from authgate.store.single_use import Reason, Refused, SingleUse
 
 FLOW_LIFETIME = timedelta(minutes=10)
+_STATES = SingleUse(AuthFlow, AuthFlow.consumed_at)
+_REFUSALS: dict[Reason, tuple[str, str]] = {
+    "unknown": ("This sign-in attempt is unknown. Please start again.", "invalid_state"),
+    "used": ("This sign-in link was already used. Please start again.", "state_reused"),
+    "expired": ("This sign-in attempt took too long. Please start again.", "state_expired"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,16 +48,17 @@ class FlowStore:
               nonce: str | None = None, code_verifier: str | None = None,
               next_url: str | None = None, owner: str | None = None) -> str:
         """Record a flow; returns the ``state`` to send to the provider."""
-        state = new_secret()
-        flow_id = digest(state)
-        with self._db.begin() as s:
-            s.add(AuthFlow(
+        def row(flow_id: str) -> AuthFlow:
+            return AuthFlow(
                 id=flow_id, kind=kind, provider=provider, binding_hash=digest(binding),
                 nonce=nonce, redirect_uri=redirect_uri, next_url=next_url, owner=owner,
                 code_verifier_enc=(self._keyring.encrypt(code_verifier, f"flow:{flow_id}")
                                    if code_verifier else None),
                 created_at=now, expires_at=now + FLOW_LIFETIME,
-            ))
+            )
+
+        with self._db.begin() as s:
+            state = _STATES.issue(s, row)
         return state
 
     def consume(self, *, state: str | None, binding: str | None, provider: str,
@@ -59,30 +66,22 @@ class FlowStore:
         if not state:
             raise FlowError("The sign-in link is incomplete (no state). Please start again.",
                             error="missing_state")
-        flow_id = digest(state)
-        with self._db.begin() as s:
-            row = s.get(AuthFlow, flow_id, with_for_update=True)
-            if row is None or row.provider != provider:
-                raise FlowError("This sign-in attempt is unknown. Please start again.",
-                                error="invalid_state")
-            if row.consumed_at is not None:
-                raise FlowError("This sign-in link was already used. Please start again.",
-                                error="state_reused")
-            if row.expires_at <= now:
-                raise FlowError("This sign-in attempt took too long. Please start again.",
-                                error="state_expired")
+
+        def same_browser(row: AuthFlow) -> None:
             if not binding or not same(row.binding_hash, digest(binding)):
                 raise FlowError("This sign-in was started in another browser. Please start "
                                 "again here.", error="state_browser_mismatch")
-            won = s.execute(update(AuthFlow).where(AuthFlow.id == flow_id,
-                                                   AuthFlow.consumed_at.is_(None))
-                            .values(consumed_at=now)).rowcount  # type: ignore[attr-defined]
-            if not won:
-                raise FlowError("This sign-in link was already used. Please start again.",
-                                error="state_reused")
+
+        with self._db.begin() as s:
+            try:
+                row = _STATES.redeem(s, state, now, belongs=lambda r: r.provider == provider,
+                                     check=same_browser)
+            except Refused as refused:
+                message, error = _REFUSALS[refused.reason]
+                raise FlowError(message, error=error) from None
             return FlowRecord(
                 kind=row.kind, provider=row.provider, redirect_uri=row.redirect_uri,
                 nonce=row.nonce, next_url=row.next_url, owner=row.owner,
-                code_verifier=(self._keyring.decrypt(row.code_verifier_enc, f"flow:{flow_id}")
+                code_verifier=(self._keyring.decrypt(row.code_verifier_enc, f"flow:{row.id}")
                                if row.code_verifier_enc else None),
             )

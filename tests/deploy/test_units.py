@@ -76,9 +76,10 @@ def test_dockerfile_essentials() -> None:
     text = render_dockerfile()
     assert text.count("\nFROM python:3.11.") == 1 and "slim" in text
     assert "USER 10001:10001" in text
-    # The bots' client is a dependency that comes from the same tree, installed before authgate.
+    # The bots' client is a dependency that comes from the same tree, installed before authgate;
+    # authgate comes with its postgres extra (the driver).
     assert "COPY clients/python ./clients/python" in text
-    assert "pip install --no-cache-dir ./clients/python ." in text
+    assert 'pip install --no-cache-dir ./clients/python ".[postgres]"' in text
     assert "PYTHONDONTWRITEBYTECODE=1" in text
     assert "HEALTHCHECK" in text and "urllib.request" in text and "/healthz" in text
     assert 'ENTRYPOINT ["authgate"]' in text and 'CMD ["serve"]' in text

@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from authgate.config import Settings, load_settings
 from authgate.errors import AuthgateError, ConfigError
@@ -40,9 +41,10 @@ def load(config: Path | None) -> Settings:
 
 
 def report_config_error(exc: ConfigError) -> None:
-    """One problem per line, never wrapped: people grep for the key."""
+    """One problem per line, never wrapped: people grep for the key. Brackets in a detail
+    (`authgate[postgres]`, a TOML list) are text, not rich markup."""
     for problem in exc.detail.split("; "):
-        console.print(f"[red]configuration error[/red]: {problem}", highlight=False,
+        console.print(f"[red]configuration error[/red]: {escape(problem)}", highlight=False,
                       soft_wrap=True)
 
 
@@ -55,7 +57,8 @@ def failures_exit() -> Iterator[None]:
         report_config_error(exc)
         raise typer.Exit(EXIT_USAGE) from None
     except AuthgateError as exc:
-        console.print(f"[red]{exc.error}[/red]: {exc.detail}", highlight=False, soft_wrap=True)
+        console.print(f"[red]{exc.error}[/red]: {escape(exc.detail)}", highlight=False,
+                      soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE) from None
 
 

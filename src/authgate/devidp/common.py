@@ -6,9 +6,11 @@ import base64
 import hashlib
 import hmac
 import secrets
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
+
+from authgate.protocol.urls import add_params_to_uri
 
 
 def hh_style_token(prefix: str) -> str:
@@ -29,10 +31,7 @@ def pkce_s256_matches(verifier: str, challenge: str) -> bool:
 
 def with_query(url: str, params: dict[str, str]) -> str:
     """``url`` with ``params`` added to its query, keeping the parameters it already has."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    query.extend(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    return add_params_to_uri(url, params.items())
 
 
 def is_loopback_http(url: str) -> bool:

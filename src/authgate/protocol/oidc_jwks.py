@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
 
 import httpx
 from joserfc.errors import JoseError
@@ -21,9 +20,6 @@ from joserfc.jwk import KeySet
 from authgate.clock import Clock
 from authgate.errors import ProviderError
 from authgate.protocol.http_json import get_json_object
-
-if TYPE_CHECKING:
-    from joserfc._keys import KeySetSerialization
 
 
 @dataclass
@@ -79,7 +75,7 @@ class JwksCache:
         try:
             # Keys of an unknown "kty" are skipped by joserfc (RFC 7517 §5); a set with no
             # usable key at all, or a malformed key, is an error.
-            return KeySet.import_key_set(cast("KeySetSerialization", document))
+            return KeySet.import_key_set({"keys": document["keys"]})
         except (JoseError, KeyError, TypeError, ValueError) as exc:
             raise ProviderError(f"the provider's JWKS is not a usable key set "
                                 f"({type(exc).__name__})", transient=True,

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from authlib.common.urls import add_params_to_uri
-
 from authgate.protocol.oidc_discovery import ProviderMetadata
+from authgate.protocol.urls import add_params_to_uri
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,8 @@ def end_session_url(
     provider has no such endpoint."""
     if metadata.end_session_endpoint is None:
         return None
-    return str(add_params_to_uri(metadata.end_session_endpoint,
-                                 _params(client_id, post_logout_redirect_uri, state)))
+    return add_params_to_uri(metadata.end_session_endpoint,
+                             _params(client_id, post_logout_redirect_uri, state))
 
 
 def end_session_form(

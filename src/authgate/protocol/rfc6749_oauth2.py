@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from authlib.common.urls import add_params_to_uri
 
 from authgate.errors import ProviderError
 from authgate.protocol.http_errors import raise_for_unavailable, send
+from authgate.protocol.urls import add_params_to_uri
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def authorization_url(
     if code_challenge:
         params += [("code_challenge", code_challenge), ("code_challenge_method", "S256")]
     params += list((extra or {}).items())
-    return str(add_params_to_uri(endpoint, params))
+    return add_params_to_uri(endpoint, params)
 
 
 async def request_token(

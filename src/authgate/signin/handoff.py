@@ -11,15 +11,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import InvalidRequest
-from authgate.secrets_util import digest, new_secret
 from authgate.store.models import HandoffCode
+from authgate.store.single_use import Refused, SingleUse
 
 HANDOFF_LIFETIME = timedelta(seconds=60)
 HANDOFF_PARAM = "handoff"
+_CODES = SingleUse(HandoffCode, HandoffCode.used_at)
 
 
 class HandoffCodes:
@@ -27,10 +27,10 @@ class HandoffCodes:
         self._db = db
 
     def create(self, session_id: str, now: datetime) -> str:
-        code = new_secret()
         with self._db.begin() as s:
-            s.add(HandoffCode(id=digest(code), session_id=session_id, created_at=now,
-                              expires_at=now + HANDOFF_LIFETIME, used_at=None))
+            code = _CODES.issue(s, lambda key: HandoffCode(
+                id=key, session_id=session_id, created_at=now,
+                expires_at=now + HANDOFF_LIFETIME, used_at=None))
         return code
 
     def redeem(self, code: str | None, now: datetime) -> str:
@@ -40,16 +40,10 @@ class HandoffCodes:
         if not code or len(code) > 128:
             raise refused
         with self._db.begin() as s:
-            row = s.get(HandoffCode, digest(code))
-            if row is None or row.used_at is not None or row.expires_at <= now:
-                raise refused
-            # One conditional UPDATE: of two racing redemptions only one changes the row.
-            won = s.execute(update(HandoffCode).where(HandoffCode.id == row.id,
-                                                      HandoffCode.used_at.is_(None))
-                            .values(used_at=now)).rowcount  # type: ignore[attr-defined]
-            if not won:
-                raise refused
-            return row.session_id
+            try:
+                return _CODES.redeem(s, code, now).session_id
+            except Refused:
+                raise refused from None
 
 
 def with_handoff(url: str, code: str) -> str:

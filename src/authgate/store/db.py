@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +24,14 @@ HEAD_REVISION = "0001"
 def database_url(setting: str, data_dir: Path) -> str:
     if not setting:
         return f"sqlite:///{data_dir / 'authgate.db'}"
-    if setting.startswith(("postgresql://", "postgres://")):
+    if setting.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        # The driver is an extra: say so instead of failing later with an ImportError.
+        if importlib.util.find_spec("psycopg") is None:
+            raise ConfigError("database_url: PostgreSQL needs the psycopg driver, which is not "
+                              "installed: pip install 'authgate[postgres]'",
+                              error="postgres_extra_missing")
         return "postgresql+psycopg://" + setting.split("://", 1)[1]
-    if setting.startswith(("sqlite://", "postgresql+psycopg://")):
+    if setting.startswith("sqlite://"):
         return setting
     raise ConfigError("database_url: expected empty (SQLite), postgresql://… or sqlite:///…")
 
@@ -63,13 +67,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: committed on success, rolled back on any error."""
-    with factory.begin() as session:
-        yield session
 
 
 def _alembic_config(engine: Engine) -> Config:

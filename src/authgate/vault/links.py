@@ -6,12 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import FlowError, InvalidRequest
-from authgate.secrets_util import digest, new_secret
 from authgate.store.models import ConnectSession
+from authgate.store.single_use import Reason, Refused, SingleUse
 
 # Owners are chosen by the bot ("tg:12345", "default"); keep them printable and URL-safe-ish.
 # A leading underscore is reserved for authgate's own owners (e.g. the application token).
@@ -34,6 +33,14 @@ def check_owner(owner: str) -> str:
     return owner
 
 
+_LINKS = SingleUse(ConnectSession, ConnectSession.used_at)
+_REFUSALS: dict[Reason, tuple[str, str]] = {
+    "unknown": ("This connect link is not valid. Ask for a new one.", "invalid_connect_session"),
+    "used": ("This connect link was already used. Ask for a new one.", "connect_session_used"),
+    "expired": ("This connect link has expired. Ask for a new one.", "connect_session_expired"),
+}
+
+
 class ConnectLinks:
     def __init__(self, db: sessionmaker[Session]) -> None:
         self._db = db
@@ -41,11 +48,10 @@ class ConnectLinks:
     def create(self, provider: str, owner: str, *, now: datetime,
                lifetime: timedelta) -> ConnectLink:
         check_owner(owner)
-        token = new_secret()
         expires_at = now + lifetime
         with self._db.begin() as s:
-            s.add(ConnectSession(id=digest(token), provider=provider, owner=owner,
-                                 created_at=now, expires_at=expires_at))
+            token = _LINKS.issue(s, lambda key: ConnectSession(
+                id=key, provider=provider, owner=owner, created_at=now, expires_at=expires_at))
         return ConnectLink(token=token, provider=provider, owner=owner, expires_at=expires_at)
 
     def redeem(self, token: str | None, provider: str, *, now: datetime) -> ConnectLink:
@@ -54,21 +60,10 @@ class ConnectLinks:
             raise FlowError("This connect link is incomplete. Ask for a new one.",
                             error="missing_connect_session")
         with self._db.begin() as s:
-            row = s.get(ConnectSession, digest(token), with_for_update=True)
-            if row is None or row.provider != provider:
-                raise FlowError("This connect link is not valid. Ask for a new one.",
-                                error="invalid_connect_session")
-            if row.used_at is not None:
-                raise FlowError("This connect link was already used. Ask for a new one.",
-                                error="connect_session_used")
-            if row.expires_at <= now:
-                raise FlowError("This connect link has expired. Ask for a new one.",
-                                error="connect_session_expired")
-            won = s.execute(update(ConnectSession).where(ConnectSession.id == row.id,
-                                                         ConnectSession.used_at.is_(None))
-                            .values(used_at=now)).rowcount  # type: ignore[attr-defined]
-            if not won:
-                raise FlowError("This connect link was already used. Ask for a new one.",
-                                error="connect_session_used")
+            try:
+                row = _LINKS.redeem(s, token, now, belongs=lambda r: r.provider == provider)
+            except Refused as refused:
+                message, error = _REFUSALS[refused.reason]
+                raise FlowError(message, error=error) from None
             return ConnectLink(token=token, provider=row.provider, owner=row.owner,
                                expires_at=row.expires_at)
