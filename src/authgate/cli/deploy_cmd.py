@@ -164,8 +164,8 @@ def doctor(config: ConfigOption = None) -> None:
     out.print(_table(checks))
     failed = [c for c in checks if not c.ok]
     warned = [c for c in checks if c.ok and c.warning]
-    out.print(f"{len(checks)} checks: {len(failed)} failed, {len(warned)} warnings",
-              highlight=False)
+    out.print(f"{len(checks)} checks: {len(failed)} failed, {len(warned)} "
+              f"warning{'' if len(warned) == 1 else 's'}", highlight=False)
     if failed:
         raise typer.Exit(EXIT_FAILURE)
 

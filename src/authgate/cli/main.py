@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from authgate.cli import demo_cmd, deploy_cmd, init_cmd, users_cmd, vault_cmd
-from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
+from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
+from authgate.cli.common import failures_exit
 from authgate.logs import configure_logging
 
 app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 
 app.command("init")(init_cmd.init)
+app.command("serve")(serve_cmd.serve)
 app.command("token")(vault_cmd.token)
 app.command("status")(vault_cmd.status)
 app.command("refresh")(vault_cmd.refresh)
@@ -24,24 +25,6 @@ app.add_typer(deploy_cmd.deploy_app, name="deploy")
 app.command("doctor")(deploy_cmd.doctor)
 app.command("demo")(demo_cmd.demo)
 users_cmd.register(app)
-
-
-@app.command()
-def serve(config: ConfigOption = None) -> None:
-    """Run the gateway (web, API and the refresh engine)."""
-    import uvicorn
-
-    from authgate.runtime import Runtime
-    from authgate.web.app import create_app
-
-    private_umask()
-    settings = load(config)
-    configure_logging(settings.log_format, settings.log_level)
-    with failures_exit():
-        runtime = Runtime.open(settings)
-    uvicorn.run(create_app(runtime), host=settings.listen_host, port=settings.listen_port,
-                access_log=False, log_config=None, proxy_headers=False, server_header=False,
-                timeout_graceful_shutdown=10)
 
 
 @app.command()
