@@ -137,10 +137,12 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
 def apikey_list(config: ConfigOption = None) -> None:
     runtime = open_runtime(config)
     table = Table(title="API keys")
-    for column in ("id", "name", "prefix", "created", "revoked"):
+    for column in ("id", "name", "prefix", "created", "last used", "revoked"):
         table.add_column(column)
+    now = runtime.clock.now()
     for k in runtime.apikeys.list_keys():
         table.add_row(str(k.id), k.name, k.prefix + "…", k.created_at.isoformat(timespec="seconds"),
+                      relative(k.last_used_at, now, COMPACT_ENGLISH, empty="never"),
                       k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
     out.print(table)
 

@@ -1,0 +1,93 @@
+"""The first hour in the gateway's pages, through its real ASGI app (no sockets) with a clock
+that moves on command: what a new administrator meets and what used to surprise them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from authgate.clock import FrozenClock
+from authgate.runtime import Runtime
+from authgate.signin.passwords import hash_password
+from authgate.web.app import create_app
+from tests.inprocess import hh_settings
+
+GATEWAY = "http://127.0.0.1:8000"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Site:
+    runtime: Runtime
+    clock: FrozenClock
+    app: object
+
+    def browser(self, lang: str = "en") -> httpx.Client:
+        client = TestClient(self.app, base_url=GATEWAY,  # type: ignore[arg-type]
+                            follow_redirects=False)
+        client.headers["Accept-Language"] = lang
+        return client
+
+    def add_user(self, username: str, role: str = "admin", password: str = PASSWORD) -> None:
+        self.runtime.signin.users.add(username, role=role, now=self.clock.now(),
+                                      password_hash=hash_password(password))
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(client: httpx.Client, username: str, password: str = PASSWORD,
+            next_to: str | None = None) -> httpx.Response:
+    token = csrf_of(client.get("/login").text)
+    data = {"username": username, "password": password, "csrf_token": token}
+    if next_to:
+        data["next"] = next_to
+    return client.post("/login", data=data)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    clock = FrozenClock()
+    settings = hh_settings(tmp_path / "data").model_copy(update={"public_url": GATEWAY})
+    runtime = Runtime.open(settings, clock=clock)
+    yield Site(runtime, clock, create_app(runtime, run_engine=False))
+    runtime.engine.dispose()
+
+
+# -- item 5: an API key's "Last used" -----------------------------------------------------------
+
+def test_api_key_last_used_is_written_at_most_once_a_minute(site: Site) -> None:
+    site.add_user("root")
+    key, view = site.runtime.apikeys.create("job-bot", now=site.clock.now())
+    bot = site.browser()
+    bot.headers["Authorization"] = f"Bearer {key}"
+    assert bot.get("/api/v1/connections").status_code == 200
+    first = site.runtime.apikeys.list_keys()[0].last_used_at
+    assert first == site.clock.now()
+
+    site.clock.advance(30)
+    site.runtime.apikeys._recent.clear()  # as if the 5-second cache had lapsed
+    assert bot.get("/api/v1/connections").status_code == 200
+    assert site.runtime.apikeys.list_keys()[0].last_used_at == first  # not a write per call
+
+    site.clock.advance(45)
+    site.runtime.apikeys._recent.clear()
+    assert bot.get("/api/v1/connections").status_code == 200
+    assert site.runtime.apikeys.list_keys()[0].last_used_at == site.clock.now()
+
+    admin = site.browser()
+    sign_in(admin, "root")
+    site.clock.advance(120)
+    page = admin.get("/console/apikeys").text
+    row = page[page.index(f'data-key-id="{view.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "never" not in row and "2 min ago" in row
