@@ -91,3 +91,30 @@ def test_api_key_last_used_is_written_at_most_once_a_minute(site: Site) -> None:
     row = page[page.index(f'data-key-id="{view.id}"'):]
     row = row[:row.index("</tr>")]
     assert "never" not in row and "2 min ago" in row
+
+
+# -- item 7: a bad owner in the Connect form ------------------------------------------------------
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", "This owner cannot be used"), ("ru", "Такого владельца указать нельзя")])
+@pytest.mark.parametrize("owner", ["tg:Иван", "x" * 5000, "_x"])
+def test_a_bad_owner_is_refused_next_to_the_field(site: Site, owner: str, lang: str,
+                                                   said: str) -> None:
+    site.add_user("root")
+    admin = site.browser(lang)
+    sign_in(admin, "root")
+    page = admin.get("/console/connections").text
+    field = re.search(r'<input type="text" id="connect-owner"[^>]*>', page)
+    assert field and 'maxlength="200"' in field.group(0) and 'pattern="' in field.group(0)
+    refused = admin.post("/console/connections/connect", data={
+        "provider": "hh", "owner": owner, "csrf_token": csrf_of(page)})
+    assert refused.status_code == 400
+    assert f'lang="{lang}"' in refused.text
+    assert "Something went wrong" not in refused.text and "Что-то пошло не так" not in refused.text
+    error = re.search(r'data-testid="owner-error">([^<]+)<', refused.text)
+    assert error and said in error.group(1)
+    assert 'aria-invalid="true"' in refused.text
+    # A good owner goes on to the provider.
+    ok = admin.post("/console/connections/connect", data={
+        "provider": "hh", "owner": "tg:12345", "csrf_token": csrf_of(page)})
+    assert ok.status_code == 303 and "/hh/oauth/authorize" in ok.headers["location"]

@@ -38,6 +38,9 @@ EN = {
     "conn.provider": "Provider",
     "conn.owner": "Owner",
     "conn.owner_hint": "Who the connection belongs to, e.g. tg:12345. Yours is {own}.",
+    "conn.owner_rule": "1-200 characters: letters a-z, digits and . _ : @ + - (not _ first)",
+    "conn.owner_invalid": "This owner cannot be used: up to 200 Latin letters, digits and "
+                          ". _ : @ + - , not starting with _.",
     "conn.connect_button": "Connect",
     "conn.account": "Account",
     "conn.status": "Status",
@@ -172,6 +175,9 @@ RU = {
     "conn.provider": "Провайдер",
     "conn.owner": "Владелец",
     "conn.owner_hint": "Кому принадлежит подключение, например tg:12345. Ваш — {own}.",
+    "conn.owner_rule": "1-200 символов: латинские буквы, цифры и . _ : @ + - (не с _)",
+    "conn.owner_invalid": "Такого владельца указать нельзя: до 200 латинских букв, цифр и "
+                          ". _ : @ + - , не начиная с _.",
     "conn.connect_button": "Подключить",
     "conn.account": "Аккаунт",
     "conn.status": "Состояние",
