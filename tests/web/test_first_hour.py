@@ -118,3 +118,27 @@ def test_a_bad_owner_is_refused_next_to_the_field(site: Site, owner: str, lang: 
     ok = admin.post("/console/connections/connect", data={
         "provider": "hh", "owner": "tg:12345", "csrf_token": csrf_of(page)})
     assert ok.status_code == 303 and "/hh/oauth/authorize" in ok.headers["location"]
+
+
+# -- item 8: where a sign-in without ?next= lands ---------------------------------------------
+
+@pytest.mark.parametrize("lang, heading", [("en", "You are signed in"), ("ru", "Вы вошли")])
+def test_a_sign_in_without_next_lands_somewhere_useful(site: Site, lang: str,
+                                                       heading: str) -> None:
+    site.add_user("root")
+    site.add_user("bob", role="user")
+    admin = site.browser(lang)
+    assert sign_in(admin, "root").headers["location"] == "/console"
+    # With ?next= it still goes where it was asked to.
+    again = site.browser(lang)
+    assert sign_in(again, "root", next_to="/console/users").headers["location"] == (
+        "/console/users")
+
+    person = site.browser(lang)
+    landed = sign_in(person, "bob").headers["location"]
+    assert landed == "/login"
+    page = person.get(landed).text
+    h1 = re.search(r"<h1[^>]*>([^<]+)</h1>", page)
+    assert h1 and h1.group(1).strip() == heading
+    assert re.search(r"<title>\s*" + heading, page)
+    assert 'action="/login"' not in page  # no sign-in form for someone signed in

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from authgate.errors import AuthgateError, Forbidden, InvalidRequest, RateLimited, Unauthorized
 from authgate.flows import FlowRecord
+from authgate.roles import HIGHEST_ROLE
 from authgate.signin.audit import LOCAL
 from authgate.signin.handoff import with_handoff
 from authgate.signin.redirects import is_same_origin
@@ -31,8 +32,11 @@ from authgate.web.signed_in import (
     signed_in_user,
 )
 
-# Where a sign-in lands without ?next=: the sign-in page itself shows who is signed in.
+# Where sign-out lands, and a sign-in without ?next= of someone who is not an administrator:
+# the sign-in page then says who is signed in, under its own heading.
 LANDING = "/login"
+# An administrator's sign-in without ?next= goes to the console.
+ADMIN_LANDING = "/console"
 LOGIN_FLOW = "login"
 
 
@@ -153,7 +157,8 @@ async def _finish_signin(request: Request, issued: IssuedSession,
     previous = signed_in_claims(request)
     if previous is not None and previous.sid != issued.sid:
         await anyio.to_thread.run_sync(runtime_of(request).signin.sessions.end, previous.sid)
-    response = await _redirect_after_signin(request, issued.sid, next_to or LANDING)
+    landing = ADMIN_LANDING if issued.user.role == HIGHEST_ROLE else LANDING
+    response = await _redirect_after_signin(request, issued.sid, next_to or landing)
     settings = runtime_of(request).settings
     set_cookie(request, response, settings.session.cookie_name, issued.token,
                max_age=int(settings.session.lifetime.total_seconds()))
