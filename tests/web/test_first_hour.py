@@ -142,3 +142,30 @@ def test_a_sign_in_without_next_lands_somewhere_useful(site: Site, lang: str,
     assert h1 and h1.group(1).strip() == heading
     assert re.search(r"<title>\s*" + heading, page)
     assert 'action="/login"' not in page  # no sign-in form for someone signed in
+
+
+# -- item 9: how long a lockout lasts ----------------------------------------------------------
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", "Please try again in 15 minutes."), ("ru", "Попробуйте снова через 15 минут.")])
+def test_a_lockout_says_how_many_minutes(site: Site, lang: str, said: str) -> None:
+    site.add_user("root")
+    client = site.browser(lang)
+    for _ in range(5):
+        assert sign_in(client, "root", "wrong password").status_code == 401
+    locked = sign_in(client, "root")
+    assert locked.status_code == 429
+    assert locked.headers["retry-after"] == "900"
+    assert said in locked.text
+    site.clock.advance(14 * 60 + 1)
+    assert "in 1 minute." in sign_in(site.browser(), "root").text
+
+
+@pytest.mark.parametrize("lang, n, text", [
+    ("en", 1, "1 minute"), ("en", 2, "2 minutes"), ("en", 0, "0 minutes"),
+    ("ru", 1, "1 минуту"), ("ru", 3, "3 минуты"), ("ru", 5, "5 минут"), ("ru", 11, "11 минут"),
+    ("ru", 21, "21 минуту"), ("ru", 22, "22 минуты"), ("ru", 14, "14 минут")])
+def test_plural_forms(lang: str, n: int, text: str) -> None:
+    from authgate.web.i18n import translate_plural
+
+    assert translate_plural(lang, "login.minutes", n) == text

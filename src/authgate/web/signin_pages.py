@@ -7,6 +7,8 @@ All are set through web.cookies.
 
 from __future__ import annotations
 
+import math
+
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -22,7 +24,7 @@ from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.errors import page_text, status_of, wants_json
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
-from authgate.web.i18n import CATALOG, negotiate, translate
+from authgate.web.i18n import CATALOG, negotiate, translate, translate_plural
 from authgate.web.pages import render
 from authgate.web.request_context import runtime_of
 from authgate.web.signed_in import (
@@ -51,7 +53,13 @@ def allowed_origins(request: Request) -> list[str]:
 def _error_text(request: Request, exc: AuthgateError) -> str:
     key = f"login.error.{exc.error}"
     lang = negotiate(request)
-    return translate(lang, key) if CATALOG.has("en", key) else page_text(lang, exc)
+    if not CATALOG.has("en", key):
+        return page_text(lang, exc)
+    if isinstance(exc, RateLimited):
+        # Whole minutes, rounded up: "in 1 minute" rather than "in 0".
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        return translate(lang, key, minutes=translate_plural(lang, "login.minutes", minutes))
+    return translate(lang, key)
 
 
 def _login_page(request: Request, *, next_to: str | None, status_code: int = 200,
