@@ -64,3 +64,51 @@ def test_serve_takes_listen_and_workers(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
     assert log.read_text().count("Application startup complete") == 2
+
+
+def _save_connection(config: Path, owner: str, access_token: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from authgate.config import load_settings
+    from authgate.keyring import Keyring, keyring_path
+    from authgate.protocol.rfc6749_oauth2 import TokenResponse
+    from authgate.providers.base import Account
+    from authgate.store.db import database_url, make_engine, make_sessionmaker
+    from authgate.vault.connections import ConnectionStore
+
+    settings = load_settings(config, environ={})
+    engine = make_engine(database_url(settings.database_url, settings.data_dir))
+    store = ConnectionStore(make_sessionmaker(engine), Keyring(keyring_path(settings.data_dir)))
+    now = datetime.now(UTC)
+    store.save_tokens("hh", owner, TokenResponse(access_token=access_token,
+                                                 refresh_token="r" * 20, expires_in=86400),
+                      Account(id=owner, name=None), now=now,
+                      next_refresh_at=now + timedelta(days=1))
+    engine.dispose()
+
+
+def test_cli_help_version_and_the_token_owner_it_means(tmp_path: Path) -> None:
+    assert run("--version").stdout.strip().startswith("authgate ")
+    helped = run("token", "--help").stdout
+    assert "--json" in helped and "<bool>" not in helped
+    assert "Usage: authgate token" in helped
+
+    config = tmp_path / "authgate.toml"
+    run("init", "--config", str(config))
+    with config.open("a") as f:
+        f.write('\n[providers.hh]\nkind = "hh"\nclient_id = "c"\nclient_secret = "s"\n'
+                'user_agent = "T/1.0 (t@example.com)"\nuse = ["connect"]\n')
+    none = run("token", "hh", "--config", str(config), ok=False)
+    assert none.returncode == 1 and "no hh connection" in none.stderr
+
+    # The console's connections belong to user:NAME: with only one, it is the one meant.
+    _save_connection(config, "user:alice", "a" * 24)
+    assert run("token", "hh", "--config", str(config)).stdout.strip() == "a" * 24
+
+    _save_connection(config, "tg:2", "b" * 24)
+    several = run("token", "hh", "--config", str(config), ok=False)
+    assert several.returncode == 2
+    assert "--owner" in several.stderr
+    assert "user:alice" in several.stderr and "tg:2" in several.stderr
+    assert run("token", "hh", "--owner", "tg:2", "--config", str(config)).stdout.strip() == (
+        "b" * 24)

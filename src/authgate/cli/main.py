@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
+from authgate import __version__
 from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
 from authgate.cli.common import failures_exit
 from authgate.logs import configure_logging
 
 app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
+
+
+def _flags_without_a_type() -> None:
+    """Typer's help puts ``<bool>`` beside every flag (``--json <bool>``), which reads as if the
+    flag took a value: show a type only for options that take one."""
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010
+
+
+_flags_without_a_type()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"authgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print the version and exit")]
+          = False) -> None:
+    """authgate: sign-in gateway and token vault."""
 
 app.command("init")(init_cmd.init)
 app.command("serve")(serve_cmd.serve)
@@ -47,7 +76,7 @@ def devidp(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="authgate")
     except KeyboardInterrupt:
         sys.exit(130)
 
