@@ -112,3 +112,41 @@ def test_cli_help_version_and_the_token_owner_it_means(tmp_path: Path) -> None:
     assert "user:alice" in several.stderr and "tg:2" in several.stderr
     assert run("token", "hh", "--owner", "tg:2", "--config", str(config)).stdout.strip() == (
         "b" * 24)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_setup_a_second_time_only_checks(tmp_path: Path) -> None:
+    """scripts/setup in a copy of the tree whose .venv/bin/python only notes what it was asked:
+    the first run installs, the second installs nothing, a changed pyproject installs again."""
+    (tmp_path / "scripts").mkdir()
+    setup = tmp_path / "scripts" / "setup"
+    setup.write_text((ROOT / "scripts" / "setup").read_text())
+    setup.chmod(0o755)
+    (tmp_path / "clients" / "python").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "authgate"\n')
+    (tmp_path / "clients" / "python" / "pyproject.toml").write_text('[project]\nname = "c"\n')
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    calls = tmp_path / "calls.log"
+    python.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    python.chmod(0o755)
+
+    def installs() -> list[str]:
+        lines = calls.read_text().splitlines() if calls.exists() else []
+        calls.unlink(missing_ok=True)
+        return [line for line in lines if "pip install" in line]
+
+    def setup_run() -> str:
+        done = subprocess.run([str(setup)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    setup_run()
+    assert any("-e ." in line for line in installs())
+    assert "already installed" in setup_run()
+    assert installs() == []
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "authgate"\nversion = "2"\n')
+    setup_run()
+    assert installs() != []
