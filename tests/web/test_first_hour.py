@@ -169,3 +169,54 @@ def test_plural_forms(lang: str, n: int, text: str) -> None:
     from authgate.web.i18n import translate_plural
 
     assert translate_plural(lang, "login.minutes", n) == text
+
+
+# -- item 3: changing one's password in the console --------------------------------------------
+
+@pytest.mark.parametrize("lang, wrong, mismatch", [
+    ("en", "This is not your current password.", "The two new passwords differ."),
+    ("ru", "Это не ваш текущий пароль.", "Новые пароли не совпадают.")])
+def test_a_person_changes_their_password_and_other_sessions_end(
+        site: Site, lang: str, wrong: str, mismatch: str) -> None:
+    site.add_user("root")
+    here, elsewhere = site.browser(lang), site.browser(lang)
+    sign_in(here, "root")
+    sign_in(elsewhere, "root")
+    page = here.get("/console/password")
+    assert page.status_code == 200 and 'href="/console/password"' in page.text
+    token = csrf_of(page.text)
+
+    def change(current: str, new: str, again: str, csrf: str = token) -> httpx.Response:
+        return here.post("/console/password", data={"current": current, "new": new,
+                                                     "again": again, "csrf_token": csrf})
+
+    assert change("guess", "new password 1", "new password 1", csrf="forged").status_code == 403
+    refused = change("guess", "new password 1", "new password 1")
+    assert refused.status_code == 400 and wrong in refused.text
+    assert 'data-testid="error-current"' in refused.text
+    differ = change(PASSWORD, "new password 1", "new password 2")
+    assert differ.status_code == 400 and mismatch in differ.text
+    assert change(PASSWORD, "short", "short").status_code == 400
+
+    done = change(PASSWORD, "new password 1", "new password 1")
+    assert done.status_code == 303
+    assert here.get(done.headers["location"]).status_code == 200  # this session goes on
+    site.runtime.signin.revocations.load()
+    assert elsewhere.get("/console").status_code == 303  # the other one has ended
+    assert sign_in(site.browser(), "root").status_code == 401  # the old password is gone
+    assert sign_in(site.browser(), "root", "new password 1").status_code == 303
+
+
+def test_someone_without_a_password_is_told_so(site: Site) -> None:
+    from authgate.signin.users import Profile
+
+    user, _ = site.runtime.signin.users.upsert_from_provider(
+        "zitadel", "sub-1", Profile(name="Zed"), role=None, default_role="user",
+        now=site.clock.now())
+    issued = site.runtime.signin.sessions.start(user, provider="zitadel", ip=None,
+                                                user_agent=None)
+    client = site.browser()
+    client.cookies.set("authgate_session", issued.token)
+    page = client.get("/console/password")
+    assert page.status_code == 200
+    assert "no password to change" in page.text and 'name="new"' not in page.text

@@ -25,7 +25,7 @@ LifetimeOption = Annotated[int, typer.Option(
     "--hh-lifetime", help="seconds a HeadHunter (demo) access token lives (hh.ru: 14 days)",
     min=2)]
 ResetOption = Annotated[bool, typer.Option(
-    "--reset-admin-password", help="give the existing admin account a new one-time password")]
+    "--reset-admin-password", help="give the existing admin account a new initial password")]
 
 
 def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),

@@ -13,7 +13,8 @@ def banner(layout: DemoLayout, admin: AdminStatus) -> str:
     g, d, p = layout.gateway_url, layout.devidp_url, layout.panel_url
     if admin.password is not None:
         account = (f"  Admin account    {admin.username} / {admin.password}\n"
-                   "                   (shown once; a later run prints \"admin exists\")")
+                   "                   (an initial password, shown once: change it in the "
+                   "console under Password)")
     else:
         account = (f"  Admin account    admin exists: {admin.username} (new password: "
                    "authgate demo --reset-admin-password)")
