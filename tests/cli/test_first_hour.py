@@ -150,3 +150,32 @@ def test_setup_a_second_time_only_checks(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "authgate"\nversion = "2"\n')
     setup_run()
     assert installs() != []
+
+
+def test_the_demo_banner_offers_a_command_that_works(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import shlex
+
+    from tests.demo_harness import DemoProcess, free_base_port
+
+    # As after ./scripts/demo: authgate is not on PATH.
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    demo = DemoProcess(tmp_path / "authgate-demo", free_base_port(), tmp_path / "demo.log")
+    demo.start()
+    try:
+        text = demo.text
+        offered = re.search(r"Other commands:\s+(.+ status --config \S+)", text)
+        assert offered, text
+        done = subprocess.run(shlex.split(offered.group(1)), capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "Connections" in done.stdout
+        # Every address starts in the same column, "Identity provider" included.
+        columns = {line.index("http://") for line in text.splitlines()
+                   if re.match(r"  \w[\w ]+ +http://", line)}
+        assert len(columns) == 1, text
+        assert "initial password" in text
+    finally:
+        demo.stop()
+    log = (tmp_path / "demo.log").read_text()
+    assert "alembic" not in log and "Running upgrade" not in log, log

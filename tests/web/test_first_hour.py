@@ -220,3 +220,92 @@ def test_someone_without_a_password_is_told_so(site: Site) -> None:
     page = client.get("/console/password")
     assert page.status_code == 200
     assert "no password to change" in page.text and 'name="new"' not in page.text
+
+
+# -- item 10: the "Connected" page has a clean address --------------------------------------------
+
+def test_the_connected_page_leaves_no_code_in_the_address(tmp_path: Path) -> None:
+    from tests.inprocess import make_inprocess
+
+    setup = make_inprocess(tmp_path)
+    runtime = setup.runtime
+    app = create_app(runtime, run_engine=False)
+    link = runtime.links.create("hh", "tg:1", now=setup.clock.now(),
+                                lifetime=runtime.settings.vault.connect_link_lifetime)
+    browser = TestClient(app, base_url="http://gw.test", follow_redirects=False)
+    start = browser.get(f"/connect/hh?session={link.token}")
+    authorize = httpx.URL(start.headers["location"])
+    idp = TestClient(setup.idp._transport.app, base_url="http://devidp.test")  # type: ignore[attr-defined]
+    page = idp.get(authorize.raw_path.decode())
+    request_id = re.search(r'name="request_id" value="([^"]+)"', page.text)
+    assert request_id
+    back = idp.post("/hh/oauth/authorize", data={"request_id": request_id.group(1),
+                                                 "account": "10000001"},
+                    follow_redirects=False)
+    callback = httpx.URL(back.headers["location"])
+    assert "code=" in str(callback)
+    done = browser.get(callback.raw_path.decode())
+    assert done.status_code == 303 and done.headers["location"] == "/connect/hh/done"
+    shown = browser.get(done.headers["location"])
+    assert shown.status_code == 200 and "Ivan Petrov" in shown.text and "Connected" in shown.text
+    again = browser.get("/connect/hh/done")  # a reload: still a sensible page
+    assert again.status_code == 200 and "is connected" in again.text
+    runtime.engine.dispose()
+
+
+# -- item 10: the smaller things ---------------------------------------------------------------
+
+@pytest.mark.parametrize("lang, created, locked, admin_role, summary", [
+    ("en", "first sign-in: account created", "too many attempts", "administrator",
+     "0 connected API accounts."),
+    ("ru", "первый вход: учётная запись создана", "слишком много попыток", "администратор",
+     "0 подключённых API-аккаунтов.")])
+def test_words_instead_of_codes(site: Site, lang: str, created: str, locked: str,
+                                admin_role: str, summary: str) -> None:
+    from authgate.signin.audit import Client
+
+    site.add_user("root")
+    site.add_user("bob", role="user")
+    log = site.runtime.signin.log
+    for reason in ("user_created", "too_many_attempts", "some_new_code"):
+        log.record(now=site.clock.now(), provider="zitadel", result="success",
+                   client=Client(ip="192.0.2.1", user_agent=None), username="carol",
+                   reason=reason)
+    admin = site.browser(lang)
+    sign_in(admin, "root")
+    signins = admin.get("/console/signins").text
+    assert f'data-reason="user_created">{created}<' in signins
+    assert f'data-reason="too_many_attempts">{locked}<' in signins
+    assert 'data-reason="some_new_code">some_new_code<' in signins  # unknown: the code itself
+
+    users = admin.get("/console/users").text
+    bob = users[users.index('data-username="bob"'):]
+    assert f">{admin_role}</option>" in bob
+    mine = users[users.index('data-username="root"'):users.index('data-username="root"') + 2000]
+    assert admin_role in mine and ">admin<" not in mine
+    dashboard = admin.get("/console").text
+    assert f'data-field="role">{admin_role}<' in dashboard
+    assert summary in dashboard
+
+    # A refresh the provider does not allow yet is news, not a success.
+    not_yet = admin.get("/console/connections?notice=not_yet").text
+    assert re.search(r'class="notice info"[^>]*data-notice="not_yet"', not_yet)
+    assert re.search(r'class="notice ok"[^>]*data-notice="refreshed"',
+                     admin.get("/console/connections?notice=refreshed").text)
+
+    # One language switch on the sign-in page, the header's.
+    login = site.browser(lang).get("/login").text
+    assert login.count("hreflang=") == 1
+
+    # A new key: selectable in one click, with a copy button that JavaScript reveals.
+    made = admin.post("/console/apikeys", data={"name": "bot", "csrf_token": csrf_of(signins)})
+    assert re.search(r'<button type="button"[^>]*data-copy="new-key"[^>]*hidden', made.text)
+
+
+def test_plural_of_the_connection_count() -> None:
+    from authgate.web.i18n import translate_plural
+
+    assert translate_plural("en", "dash.connections_summary", 1) == "1 connected API account."
+    assert translate_plural("ru", "dash.connections_summary", 2) == (
+        "2 подключённых API-аккаунта.")
+    assert translate_plural("ru", "dash.connections_summary", 1) == "1 подключённый API-аккаунт."

@@ -47,7 +47,8 @@ def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
     configure_logging("kv", "info")
     # Every page view and every poll of the console would be a line: keep the terminal for
     # what is worth watching (refreshes, sign-ins, warnings).
-    for noisy in ("authgate.access", "authgate.devidp.access", "uvicorn.error"):
+    # Alembic's "Running upgrade ..." lines say nothing a person trying the demo needs.
+    for noisy in ("authgate.access", "authgate.devidp.access", "uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     with failures_exit():
         # The demo's own file only: a stray AUTHGATE_* variable must not bend it.
