@@ -58,6 +58,9 @@
         return;
       }
       setText(el, row[field] == null ? "" : String(row[field]));
+      if (el.classList.contains("clip")) {
+        el.title = el.textContent;
+      }
       if (el.tagName === "TIME") {
         el.setAttribute("datetime", row[field + "_at"] || "");
       }
