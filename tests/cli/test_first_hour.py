@@ -179,3 +179,26 @@ def test_the_demo_banner_offers_a_command_that_works(tmp_path: Path, monkeypatch
         demo.stop()
     log = (tmp_path / "demo.log").read_text()
     assert "alembic" not in log and "Running upgrade" not in log, log
+
+
+def test_every_help_page_renders() -> None:
+    """`deploy nginx --help` used to crash on a Rich markup tag in its own help text."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from authgate.cli.main import app
+
+    def paths(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+        found = [prefix]
+        for name, command in getattr(group, "commands", {}).items():
+            found.extend(paths(command, (*prefix, name)))
+        return found
+
+    runner = CliRunner()
+    commands = paths(typer.main.get_command(app))
+    assert ("deploy", "nginx") in commands and len(commands) > 20
+    for path in commands:
+        result = runner.invoke(app, [*path, "--help"], prog_name="authgate",
+                               env={"COLUMNS": "120"})
+        assert result.exit_code == 0, (path, result.output, result.exception)
+        assert "<bool>" not in result.output, path

@@ -67,7 +67,7 @@ def nginx(
     ] = Tls.terminated_upstream,
     protect: Annotated[list[str] | None, typer.Option(
         help="an app to put behind sign-in at /NAME/: NAME=UPSTREAM or NAME:ROLE=UPSTREAM "
-             "(UPSTREAM is host:port or http://host:port[/path]); repeatable")] = None,
+             "(UPSTREAM is host:port or http://host:port\\[/path]); repeatable")] = None,
     listen_port: Annotated[int | None, typer.Option(
         help="port nginx listens on (default 80, or 443 with certbot)")] = None,
     log_dir: Annotated[str, typer.Option(help="nginx log directory")] = "/var/log/nginx",

@@ -85,6 +85,7 @@ def init(
     if config.exists():
         console.print(f"{config} exists; leaving it as it is")
     else:
+        config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(render_config(public_url=public_url, data_dir=data_dir,
                                         listen=listen))
         out.print(f"wrote {config}")
