@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,3 +109,97 @@ def test_no_column_leaves_the_viewport(demo: DemoProcess, tab: Tab, lang: str) -
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{demo.gateway}/console/apikeys")
     assert page.locator(f"span.clip[title='{LONG_KEY}']").count() >= 1
+
+
+# -- item 12: the look, and the screenshots in docs/ -------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_the_look_and_the_pictures_for_the_docs(tab: Tab, tmp_path: Path) -> None:
+    """A fresh demo, walked through as a newcomer would: the development provider's pages styled
+    like the rest and marked as test-only, the console's mark and favicon. The pages go to
+    test-output/docs/, or to docs/ itself with AUTHGATE_DOCS_SCREENSHOTS=1."""
+    import re
+
+    from tests.demo_harness import free_base_port
+
+    out = DOCS if os.environ.get("AUTHGATE_DOCS_SCREENSHOTS") == "1" else (
+        DOCS.parent / "test-output" / "docs")
+    out.mkdir(parents=True, exist_ok=True)
+    demo = DemoProcess(tmp_path / "authgate-demo", free_base_port(), tmp_path / "demo.log",
+                       ["--hh-lifetime", "600"]).start()
+    page: Any = tab.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    def shot(name: str) -> None:
+        tab.check(f"docs-{name}")
+        page.screenshot(path=str(out / f"{name}.png"))
+
+    try:
+        for lang in ("en", "ru"):
+            page.goto(f"{demo.gateway}/login?lang={lang}")
+            shot("login" if lang == "en" else "login-ru")
+        page.goto(f"{demo.gateway}/login?lang=en")
+        # The product mark and the favicon.
+        assert page.locator("header .brand svg.mark").count() == 1
+        icon = page.locator("link[rel=icon][type='image/svg+xml']").get_attribute("href")
+        assert icon and httpx.get(f"{demo.gateway}{icon}").headers["content-type"].startswith(
+            "image/svg+xml")
+
+        page.get_by_role("button", name=re.compile(r"ZITADEL \(demo\)")).click()
+        page.wait_for_url(re.compile(re.escape(demo.devidp)))
+        _styled_test_only(page)
+        shot("devidp-oidc")
+        page.get_by_role("button", name=re.compile("Sign in as Alice Admin")).click()
+        page.wait_for_url(f"{demo.gateway}/console")
+
+        page.goto(f"{demo.gateway}/console/connections")
+        page.get_by_role("button", name="Connect", exact=True).click()
+        page.wait_for_url(re.compile(re.escape(demo.devidp)))
+        _styled_test_only(page)
+        shot("devidp-hh")
+        page.get_by_role("button", name=re.compile("Sign in as Ivan Petrov")).click()
+        page.wait_for_url(re.compile(r"/console/connections\?notice=connected"))
+        page.goto(f"{demo.gateway}/console/apikeys")
+        page.fill("#key-name", "job-bot")
+        page.get_by_role("button", name="Create key").click()
+        shot("console-apikey-created")
+        for lang in ("en", "ru"):
+            for path in SECTIONS:
+                page.goto(f"{demo.gateway}{path}?lang={lang}")
+                name = "console-" + (path.removeprefix("/console").strip("/") or "dashboard")
+                shot(name if lang == "en" else f"{name}-ru")
+        page.goto(f"{demo.gateway}/console/connections?lang=en")
+        shot("console")  # the README's first picture
+    finally:
+        demo.stop()
+
+
+def _styled_test_only(page: Any) -> None:
+    assert "TEST ONLY" in page.locator("header").inner_text()
+    button = page.locator("fieldset button").first
+    style = button.evaluate("""b => { const s = getComputedStyle(b);
+        return {radius: s.borderTopLeftRadius, color: s.color, background: s.backgroundColor}; }""")
+    assert style["radius"] == "6px", style
+    assert style["color"] == "rgb(11, 92, 173)", style  # the console's accent, not grey
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_owner_field_checks_what_the_server_checks(demo: DemoProcess, tab: Tab,
+                                                      lang: str) -> None:
+    """Item 7 in the browser: the field refuses what vault.links refuses before sending, with
+    the rule in its title; the server's message in the page's language is in tests/web."""
+    page: Any = tab.page
+    page.goto(f"{demo.gateway}/login?next=/console/connections&lang={lang}")
+    sign_in_with_password(tab, demo)
+    page.wait_for_url(f"{demo.gateway}/console/connections")
+    field = page.locator("#connect-owner")
+    for owner, valid in (("tg:12345", True), ("tg:Иван", False), ("_x", False),
+                         ("user:a.b@c+d-e_f", True)):
+        field.fill(owner)
+        assert field.evaluate("el => el.checkValidity()") is valid, owner
+    field.fill("x" * 5000)
+    assert len(field.input_value()) == 200  # maxlength
+    assert field.get_attribute("title")
+    tab.check(f"owner-field-{lang}")

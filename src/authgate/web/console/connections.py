@@ -37,6 +37,12 @@ NOTICES = ("connected", "refreshed", "not_yet", "refresh_failed", "needs_reauth"
 CONSOLE_CONNECT_FLOW = "console"
 
 
+def html_pattern(pattern: str) -> str:
+    """A Python regex as an HTML ``pattern``: anchors dropped (the browser adds them) and a
+    class's last ``-`` escaped, as browsers compile it with JavaScript's ``v`` flag."""
+    return pattern.removeprefix("^").removesuffix("$").replace("-]", "\\-]")
+
+
 def _visible(user: ConsoleUser, conn: ConnectionView) -> bool:
     return user.is_admin or conn.owner == user.owner
 
@@ -93,7 +99,7 @@ async def _render(request: Request, user: ConsoleUser, *, status_code: int = 200
         "notice": notice if notice in NOTICES else "",
         "poll_seconds": POLL_SECONDS,
         # The server's rule (vault.links), for the browser to check before sending.
-        "owner_pattern": OWNER_PATTERN.pattern.removeprefix("^").removesuffix("$"),
+        "owner_pattern": html_pattern(OWNER_PATTERN.pattern),
         "owner_max": OWNER_MAX_LENGTH,
         **extra,
     }, status_code=status_code)
