@@ -203,3 +203,40 @@ def test_the_owner_field_checks_what_the_server_checks(demo: DemoProcess, tab: T
     assert len(field.input_value()) == 200  # maxlength
     assert field.get_attribute("title")
     tab.check(f"owner-field-{lang}")
+
+
+def test_times_stay_on_one_line_and_a_new_key_can_be_copied(demo: DemoProcess, tab: Tab) -> None:
+    page: Any = tab.page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{demo.gateway}/login?next=/console/apikeys&lang=ru")
+    sign_in_with_password(tab, demo)
+    page.wait_for_url(f"{demo.gateway}/console/apikeys")
+    page.fill("#key-name", "copy-me")
+    page.get_by_role("button", name="Создать ключ").click()
+    key = page.get_by_test_id("new-key").inner_text()
+    copy = page.get_by_role("button", name="Копировать")
+    copy.click()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    assert page.locator("[data-copied]").inner_text() == "Скопировано."
+    tab.check("apikey-copy-ru")
+
+    _save_connection(demo, "tg:times")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"{demo.gateway}/console/connections?lang=ru")
+        lines = page.evaluate("""() => [...document.querySelectorAll("table.data time")]
+            .filter(t => t.textContent.trim()).map(t => t.getClientRects().length)""")
+        assert lines and set(lines) == {1}, lines
+
+
+def test_without_javascript_the_key_is_selected_by_a_click(demo: DemoProcess,
+                                                           tab_without_js: Tab) -> None:
+    page: Any = tab_without_js.page
+    page.goto(f"{demo.gateway}/login?next=/console/apikeys")
+    sign_in_with_password(tab_without_js, demo)
+    page.wait_for_url(f"{demo.gateway}/console/apikeys")
+    page.fill("#key-name", "select-me")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.get_by_test_id("new-key")
+    assert secret.evaluate("el => getComputedStyle(el).userSelect") == "all"
+    assert not page.locator("button[data-copy]").is_visible()  # no button that cannot work
