@@ -168,7 +168,7 @@ def connect_hh(gateway_url: str, api_key: str, owner: str,
         assert start.status_code == 302, start.text
         back = approve_hh(browser, start.headers["location"], account)
         assert back.status_code in (302, 303), back.text
-        return browser.get(back.headers["location"])
+        return browser.get(back.headers["location"], follow_redirects=True)
 
 
 def eventually(read: Callable[[], str], expected: str, *, timeout: float = 5.0) -> str:

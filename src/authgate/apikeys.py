@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,9 @@ PREFIX = "agk_"
 # A key checked within this many seconds is not looked up again (the token API's hot path);
 # a revocation made by another process takes effect within it.
 CACHE_SECONDS = 5.0
+# "Last used" is written at most this often per key: a minute is as precise as anyone reads it,
+# and a busy bot then costs one small UPDATE a minute, never one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,13 @@ class ApiKeys:
         with self._db() as s:
             return [_view(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.id))]
 
+    def _note_use(self, key_id: int, now: datetime) -> None:
+        # Conditional, so that workers racing on the same key write it once.
+        with self._db.begin() as s:
+            s.execute(update(ApiKey).where(
+                ApiKey.id == key_id, (ApiKey.last_used_at.is_(None))
+                | (ApiKey.last_used_at <= now - LAST_USED_RESOLUTION)).values(last_used_at=now))
+
     def revoke(self, key_id: int, *, now: datetime) -> None:
         with self._db.begin() as s:
             result = s.execute(update(ApiKey).where(ApiKey.id == key_id,
@@ -74,7 +84,9 @@ class ApiKeys:
                 raise NotFound(f"no active API key with id {key_id}")
         self._recent.clear()
 
-    def authenticate(self, presented: str | None) -> ApiKeyView:
+    def authenticate(self, presented: str | None, *, now: datetime | None = None) -> ApiKeyView:
+        """Check a key against the database (the cache's miss path); with ``now``, also note
+        that the key was used, when the stored time is a minute old or more."""
         if not presented:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
         hashed = digest(presented)
@@ -83,6 +95,9 @@ class ApiKeys:
             if row is None or not same(row.key_hash, hashed) or row.revoked_at is not None:
                 raise Unauthorized("the API key is not valid", error="invalid_api_key")
             view = _view(row)
+        if now is not None and (view.last_used_at is None
+                                or now - view.last_used_at >= LAST_USED_RESOLUTION):
+            self._note_use(view.id, now)
         if len(self._recent) > 10_000:
             self._recent.clear()
         self._recent[hashed] = (view, time.monotonic() + CACHE_SECONDS)

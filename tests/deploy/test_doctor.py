@@ -21,6 +21,7 @@ from authgate.devidp import DevIdpOptions, HhOptions, OidcOptions, create_devidp
 from authgate.keyring import Keyring, keyring_path
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
+from authgate.signin.users import UserStore
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -114,7 +115,7 @@ def test_wrong_file_modes_are_reported_exactly(tmp_path: Path) -> None:
     # authgate is not running: a warning, not a failure.
     proxy = checks["public_url through the proxy"][0]
     assert proxy.ok and proxy.warning and "not running / not reachable" in proxy.detail
-    assert {c.name for c in failures(checks)} == {"key file", "data_dir"}
+    assert {c.name for c in failures(checks)} == {"key file", "data_dir", "sign-in"}
 
 
 def test_missing_installation(tmp_path: Path) -> None:
@@ -217,6 +218,16 @@ def test_cli_doctor_exits_1_on_failure(tmp_path: Path) -> None:
 
     settings = load_settings(config, environ={})
     install(settings)
+    # Installed, but nobody can sign in yet: a failure that says how to fix it.
+    result = CliRunner().invoke(app, ["doctor", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "nobody can sign in" in result.output
+    assert "authgate users add" in result.output
+
+    engine = make_engine(database_url(settings.database_url, settings.data_dir))
+    UserStore(make_sessionmaker(engine)).add("root", role="admin", password_hash="x",
+                                             now=datetime.now(UTC))
+    engine.dispose()
     result = CliRunner().invoke(app, ["doctor", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "0 failed" in result.output

@@ -20,7 +20,7 @@ def test_first_signin_creates_user_second_updates_profile_and_role(shared_stack)
     browser = stack.browser()
     done = browser.oidc_signin(login_hint=email)
     assert done.status_code == 303, done.text
-    assert done.headers["location"] == "/login"
+    assert done.headers["location"] == "/console"  # an administrator, without ?next=
     cookie = done.headers["set-cookie"]
     assert f"{SESSION_COOKIE}=" in cookie and "HttpOnly" in cookie
     assert "SameSite=lax" in cookie.replace("Lax", "lax") and "Secure" not in cookie

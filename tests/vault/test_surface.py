@@ -20,7 +20,7 @@ def test_callback_path_alias_and_urls_we_build_carry_no_secrets(stack_factory):
         assert authorize.params["redirect_uri"] == f"{stack.gateway.url}/callback"
         back = approve_hh(browser, str(authorize), "10000001")
         code = httpx.URL(back.headers["location"]).params["code"]
-        page = browser.get(back.headers["location"])
+        page = browser.get(back.headers["location"], follow_redirects=True)
         assert page.status_code == 200
     token = api.get("/api/v1/connections/hh/alias/token").json()["access_token"]
     assert_no_secrets(built, [token, code, stack.api_key, "dev-hh-secret"])

@@ -25,7 +25,7 @@ LifetimeOption = Annotated[int, typer.Option(
     "--hh-lifetime", help="seconds a HeadHunter (demo) access token lives (hh.ru: 14 days)",
     min=2)]
 ResetOption = Annotated[bool, typer.Option(
-    "--reset-admin-password", help="give the existing admin account a new one-time password")]
+    "--reset-admin-password", help="give the existing admin account a new initial password")]
 
 
 def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
@@ -47,7 +47,8 @@ def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
     configure_logging("kv", "info")
     # Every page view and every poll of the console would be a line: keep the terminal for
     # what is worth watching (refreshes, sign-ins, warnings).
-    for noisy in ("authgate.access", "authgate.devidp.access", "uvicorn.error"):
+    # Alembic's "Running upgrade ..." lines say nothing a person trying the demo needs.
+    for noisy in ("authgate.access", "authgate.devidp.access", "uvicorn.error", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     with failures_exit():
         # The demo's own file only: a stray AUTHGATE_* variable must not bend it.

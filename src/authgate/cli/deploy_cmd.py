@@ -67,7 +67,7 @@ def nginx(
     ] = Tls.terminated_upstream,
     protect: Annotated[list[str] | None, typer.Option(
         help="an app to put behind sign-in at /NAME/: NAME=UPSTREAM or NAME:ROLE=UPSTREAM "
-             "(UPSTREAM is host:port or http://host:port[/path]); repeatable")] = None,
+             "(UPSTREAM is host:port or http://host:port\\[/path]); repeatable")] = None,
     listen_port: Annotated[int | None, typer.Option(
         help="port nginx listens on (default 80, or 443 with certbot)")] = None,
     log_dir: Annotated[str, typer.Option(help="nginx log directory")] = "/var/log/nginx",
@@ -164,8 +164,8 @@ def doctor(config: ConfigOption = None) -> None:
     out.print(_table(checks))
     failed = [c for c in checks if not c.ok]
     warned = [c for c in checks if c.ok and c.warning]
-    out.print(f"{len(checks)} checks: {len(failed)} failed, {len(warned)} warnings",
-              highlight=False)
+    out.print(f"{len(checks)} checks: {len(failed)} failed, {len(warned)} "
+              f"warning{'' if len(warned) == 1 else 's'}", highlight=False)
     if failed:
         raise typer.Exit(EXIT_FAILURE)
 

@@ -3,18 +3,48 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
 
-from authgate.cli import demo_cmd, deploy_cmd, init_cmd, users_cmd, vault_cmd
-from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
+from authgate import __version__
+from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
+from authgate.cli.common import failures_exit
 from authgate.logs import configure_logging
 
 app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 
+
+def _flags_without_a_type() -> None:
+    """Typer's help puts ``<bool>`` beside every flag (``--json <bool>``), which reads as if the
+    flag took a value: show a type only for options that take one."""
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010
+
+
+_flags_without_a_type()
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"authgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print the version and exit")]
+          = False) -> None:
+    """authgate: sign-in gateway and token vault."""
+
 app.command("init")(init_cmd.init)
+app.command("serve")(serve_cmd.serve)
 app.command("token")(vault_cmd.token)
 app.command("status")(vault_cmd.status)
 app.command("refresh")(vault_cmd.refresh)
@@ -24,24 +54,6 @@ app.add_typer(deploy_cmd.deploy_app, name="deploy")
 app.command("doctor")(deploy_cmd.doctor)
 app.command("demo")(demo_cmd.demo)
 users_cmd.register(app)
-
-
-@app.command()
-def serve(config: ConfigOption = None) -> None:
-    """Run the gateway (web, API and the refresh engine)."""
-    import uvicorn
-
-    from authgate.runtime import Runtime
-    from authgate.web.app import create_app
-
-    private_umask()
-    settings = load(config)
-    configure_logging(settings.log_format, settings.log_level)
-    with failures_exit():
-        runtime = Runtime.open(settings)
-    uvicorn.run(create_app(runtime), host=settings.listen_host, port=settings.listen_port,
-                access_log=False, log_config=None, proxy_headers=False, server_header=False,
-                timeout_graceful_shutdown=10)
 
 
 @app.command()
@@ -64,7 +76,7 @@ def devidp(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="authgate")
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -26,7 +26,7 @@ from authgate.cli.common import (
 )
 from authgate.private_files import write_private_file
 from authgate.runtime import Runtime
-from authgate.signin.passwords import hash_password
+from authgate.signin.passwords import MIN_LENGTH, hash_password
 from authgate.signin.seed_import import export_users, import_users
 from authgate.signin.services import SigninServices
 
@@ -63,8 +63,8 @@ def _read_password(from_stdin: bool) -> str:
     else:
         console.print("[red]no terminal[/red]: pipe the password with --password-stdin")
         raise typer.Exit(EXIT_USAGE)
-    if len(password) < 8:
-        console.print("[red]too short[/red]: use at least 8 characters")
+    if len(password) < MIN_LENGTH:
+        console.print(f"[red]too short[/red]: use at least {MIN_LENGTH} characters")
         raise typer.Exit(EXIT_USAGE)
     return password
 

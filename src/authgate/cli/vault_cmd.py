@@ -8,10 +8,12 @@ import time
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from authgate.cli.common import (
     EXIT_FAILURE,
+    EXIT_USAGE,
     ConfigOption,
     console,
     failures_exit,
@@ -19,25 +21,45 @@ from authgate.cli.common import (
     out,
     require_api_provider,
 )
+from authgate.runtime import Runtime
 from authgate.timefmt import COMPACT_ENGLISH, relative
 from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
+from authgate.vault.service import APPLICATION_OWNER
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
+TokenOwnerOption = Annotated[str | None, typer.Option(
+    "--owner", help=f"whose connection (default: {EXPORT_OWNER!r}, or the only one there is)",
+    show_default=False)]
 
 
+def default_owner(runtime: Runtime, provider: str) -> str:
+    """The owner ``token`` means without ``--owner``: "default" when it has a connection, else
+    the only owner there is; with several, a usage error that lists them."""
+    owners = [c.owner for c in runtime.vault.store.list_connections(provider)
+              if c.owner != APPLICATION_OWNER]
+    if EXPORT_OWNER in owners or not owners:
+        return EXPORT_OWNER  # none at all: the vault's own "no connection" error says so
+    if len(owners) == 1:
+        return owners[0]
+    console.print(f"[red]usage[/red]: there are {len(owners)} {provider} connections; choose "
+                  f"one with --owner: {', '.join(escape(o) for o in owners)}",
+                  highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_USAGE)
 
 
-def token(provider: str, config: ConfigOption = None, owner: OwnerOption = EXPORT_OWNER,
+def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = None,
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
     runtime = open_runtime(config)
     require_api_provider(runtime, provider)
+    with failures_exit():
+        chosen = owner if owner is not None else default_owner(runtime, provider)
 
     async def go() -> None:
         try:
-            issued = await runtime.vault.token(provider, owner)
+            issued = await runtime.vault.token(provider, chosen)
         finally:
             await runtime.aclose()
         if as_json:
@@ -137,10 +159,12 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
 def apikey_list(config: ConfigOption = None) -> None:
     runtime = open_runtime(config)
     table = Table(title="API keys")
-    for column in ("id", "name", "prefix", "created", "revoked"):
+    for column in ("id", "name", "prefix", "created", "last used", "revoked"):
         table.add_column(column)
+    now = runtime.clock.now()
     for k in runtime.apikeys.list_keys():
         table.add_row(str(k.id), k.name, k.prefix + "…", k.created_at.isoformat(timespec="seconds"),
+                      relative(k.last_used_at, now, COMPACT_ENGLISH, empty="never"),
                       k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
     out.print(table)
 

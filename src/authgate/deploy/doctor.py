@@ -30,7 +30,7 @@ from authgate.store.db import (
     ping,
     schema_is_current,
 )
-from authgate.store.models import Connection
+from authgate.store.models import Connection, User
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 
 DB_CONNECT_TIMEOUT = 10  # seconds; libpq would wait for a black-holed server forever
@@ -56,6 +56,8 @@ async def run_doctor(
     if sqlite_file is not None and sqlite_file.exists():  # a missing one: see "database"
         checks.append(_private_file("database file", sqlite_file, also=("-wal", "-shm")))
     db_checks, connection_count = await asyncio.to_thread(_database, url, sqlite_file, key)
+    if any(c.name == "database" and c.ok for c in db_checks):
+        db_checks.append(await asyncio.to_thread(_signin, settings, url, config_path))
     checks.append(_key_file(key, connection_count))
     checks.extend(db_checks)
     checks.extend(await _network(settings, http, registered_redirect_uris or {}))
@@ -152,6 +154,46 @@ def _database(url: str, sqlite_file: Path | None, key: Path) -> tuple[list[Check
         return [*checks, _connections(views)], len(views)
     finally:
         engine.dispose()
+
+
+def _login_providers(settings: Settings) -> list[str]:
+    return [name for name, conf in settings.providers.items()
+            if "login" in conf.use and conf.kind == "oidc"]
+
+
+def _signin(settings: Settings, url: str, config_path: Path | None) -> Check:
+    """Somebody must be able to sign in: a local account with a password, or a sign-in
+    provider; and somebody should be an administrator, or nobody can use the console."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            enabled = User.disabled.is_(False)
+            passwords = int(conn.scalar(select(func.count()).select_from(User).where(
+                enabled, User.password_hash.is_not(None))) or 0)
+            admins = int(conn.scalar(select(func.count()).select_from(User).where(
+                enabled, User.role == "admin")) or 0)
+    finally:
+        engine.dispose()
+    config = f" --config {config_path}" if config_path else ""
+    add_admin = f"authgate users add NAME --role admin{config}"
+    providers = _login_providers(settings)
+    ways = []
+    if settings.login.password and passwords:
+        ways.append(f"{passwords} account(s) with a password")
+    if providers:
+        ways.append("provider(s) " + ", ".join(providers))
+    if not ways:
+        why = ("no user has a password" if settings.login.password
+               else "password sign-in is off (login.password = false)")
+        return Check("sign-in", False, f"nobody can sign in: {why} and no sign-in provider "
+                     "is configured", f"add the first administrator: {add_admin}")
+    mapped = any("admin" in conf.roles_map.values() for name, conf in settings.providers.items()
+                 if name in providers)
+    if not admins and not mapped:
+        return Check("sign-in", True, "by " + "; ".join(ways) + ", but nobody is an "
+                     "administrator (the console's admin pages stay closed)",
+                     f"add one: {add_admin}", warning=True)
+    return Check("sign-in", True, "by " + "; ".join(ways))
 
 
 def _connections(views: Sequence[ConnectionView]) -> Check:

@@ -37,6 +37,12 @@ _FOREIGN: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# What a new local password must be: long enough to resist guessing at the limiter's pace, short
+# enough that argon2 is not asked to hash a novel.
+MIN_LENGTH = 8
+MAX_LENGTH = 1024
+
+
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 

@@ -213,12 +213,13 @@ class SessionService:
                     row.id_token_enc, changed = new, changed + 1
         return changed
 
-    def end_all_for(self, user_id: int) -> int:
+    def end_all_for(self, user_id: int, *, keep: str | None = None) -> int:
+        """End every live session of the user, except ``keep`` (the one changing a password)."""
         now = self._clock.now()
         with self._db.begin() as s:
             sids = list(s.scalars(select(SessionRow.id).where(
                 SessionRow.user_id == user_id, SessionRow.revoked_at.is_(None),
-                SessionRow.expires_at > now)))
+                SessionRow.expires_at > now, SessionRow.id != (keep or ""))))
             if sids:
                 s.execute(update(SessionRow).where(SessionRow.id.in_(sids))
                           .values(revoked_at=now, id_token_enc=None))

@@ -28,8 +28,9 @@ async def _authenticate(request: Request) -> None:
     runtime = runtime_of(request)
     key = bearer(request)
     if runtime.apikeys.cached(key) is None:
+        now = runtime.clock.now()
         await _key_checks.run(digest(key or ""), lambda: anyio.to_thread.run_sync(
-            runtime.apikeys.authenticate, key))
+            lambda: runtime.apikeys.authenticate(key, now=now)))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -4,6 +4,8 @@ connection."""
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import anyio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,12 +15,14 @@ from authgate.errors import FlowError
 from authgate.flows import FlowRecord
 from authgate.protocol.rfc7636_pkce import new_pkce_pair
 from authgate.providers.base import Account, Provider
+from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
 from authgate.web.i18n import negotiate, translate
 from authgate.web.pages import render
 from authgate.web.request_context import runtime_of
 
 CONNECT_FLOW = "connect"
+DONE_COOKIE = "authgate_connected"
 
 
 async def begin_connect(request: Request, provider: Provider, owner: str, *, kind: str,
@@ -67,13 +71,28 @@ async def store_connection(request: Request, provider_name: str,
 
 
 async def finish_connect(request: Request, provider_name: str, flow: FlowRecord) -> Response:
+    """Stored: on to a clean address (no ``?code=&state=`` left in the address bar or the
+    history); the account's name goes along in a cookie that only that page reads, once."""
     provider, account = await store_connection(request, provider_name, flow)
+    response = RedirectResponse(f"/connect/{provider.name}/done", status_code=303)
+    set_cookie(request, response, DONE_COOKIE, quote(account.name or account.id or "")[:600],
+               max_age=60)
+    return response
+
+
+async def connected(request: Request) -> Response:
+    provider = runtime_of(request).vault.provider(request.path_params["provider"])
     lang = negotiate(request)
-    return render(request, "message.html", {
+    account = unquote(request.cookies.get(DONE_COOKIE, ""))
+    response = render(request, "message.html", {
         "title": translate(lang, "connect.ok.title"),
         "body": translate(lang, "connect.ok.body", provider=provider.display_name,
-                          account=account.name or account.id or ""),
+                          account=account) if account
+        else translate(lang, "connect.ok.body_again", provider=provider.display_name),
         "tone": "ok"})
+    delete_cookie(request, response, DONE_COOKIE)
+    return response
 
 
-routes = [Route("/connect/{provider}", start_connect)]
+routes = [Route("/connect/{provider}", start_connect),
+          Route("/connect/{provider}/done", connected)]

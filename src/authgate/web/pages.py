@@ -12,7 +12,14 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from authgate.web.cookies import set_cookie
-from authgate.web.i18n import CATALOG, LANG_COOKIE, LANGS, Catalog, negotiate
+from authgate.web.i18n import (
+    CATALOG,
+    LANG_COOKIE,
+    LANGS,
+    Catalog,
+    negotiate,
+    pick_plural,
+)
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -36,6 +43,9 @@ class Pages:
         lang = negotiate(request)
         ctx = {"lang": lang, "langs": LANGS,
                "t": lambda key, **kw: self.catalog.translate(lang, key, **kw),
+               # t with plural forms: tn("dash.connections_summary", 3)
+               "tn": lambda key, n, **kw: pick_plural(lang, n, self.catalog.translate(
+                   lang, key, n=n, **kw)),
                "lang_href": lambda code: same_page_in(request, code), **(context or {})}
         response = self.templates.TemplateResponse(request, name, ctx, status_code=status_code)
         if request.query_params.get("lang") in LANGS:

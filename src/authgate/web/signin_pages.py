@@ -7,12 +7,15 @@ All are set through web.cookies.
 
 from __future__ import annotations
 
+import math
+
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from authgate.errors import AuthgateError, Forbidden, InvalidRequest, RateLimited, Unauthorized
 from authgate.flows import FlowRecord
+from authgate.roles import HIGHEST_ROLE
 from authgate.signin.audit import LOCAL
 from authgate.signin.handoff import with_handoff
 from authgate.signin.redirects import is_same_origin
@@ -21,7 +24,7 @@ from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.errors import page_text, status_of, wants_json
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
-from authgate.web.i18n import CATALOG, negotiate, translate
+from authgate.web.i18n import CATALOG, negotiate, translate, translate_plural
 from authgate.web.pages import render
 from authgate.web.request_context import runtime_of
 from authgate.web.signed_in import (
@@ -31,8 +34,11 @@ from authgate.web.signed_in import (
     signed_in_user,
 )
 
-# Where a sign-in lands without ?next=: the sign-in page itself shows who is signed in.
+# Where sign-out lands, and a sign-in without ?next= of someone who is not an administrator:
+# the sign-in page then says who is signed in, under its own heading.
 LANDING = "/login"
+# An administrator's sign-in without ?next= goes to the console.
+ADMIN_LANDING = "/console"
 LOGIN_FLOW = "login"
 
 
@@ -47,7 +53,13 @@ def allowed_origins(request: Request) -> list[str]:
 def _error_text(request: Request, exc: AuthgateError) -> str:
     key = f"login.error.{exc.error}"
     lang = negotiate(request)
-    return translate(lang, key) if CATALOG.has("en", key) else page_text(lang, exc)
+    if not CATALOG.has("en", key):
+        return page_text(lang, exc)
+    if isinstance(exc, RateLimited):
+        # Whole minutes, rounded up: "in 1 minute" rather than "in 0".
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        return translate(lang, key, minutes=translate_plural(lang, "login.minutes", minutes))
+    return translate(lang, key)
 
 
 def _login_page(request: Request, *, next_to: str | None, status_code: int = 200,
@@ -153,7 +165,8 @@ async def _finish_signin(request: Request, issued: IssuedSession,
     previous = signed_in_claims(request)
     if previous is not None and previous.sid != issued.sid:
         await anyio.to_thread.run_sync(runtime_of(request).signin.sessions.end, previous.sid)
-    response = await _redirect_after_signin(request, issued.sid, next_to or LANDING)
+    landing = ADMIN_LANDING if issued.user.role == HIGHEST_ROLE else LANDING
+    response = await _redirect_after_signin(request, issued.sid, next_to or landing)
     settings = runtime_of(request).settings
     set_cookie(request, response, settings.session.cookie_name, issued.token,
                max_age=int(settings.session.lifetime.total_seconds()))

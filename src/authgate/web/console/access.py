@@ -36,10 +36,11 @@ async def current_user(request: Request) -> ConsoleUser | None:
     found = await signed_in_user(request, cookie_only=True)
     if found is None:
         return None
-    _claims, user, provider = found
+    claims, user, provider = found
     return ConsoleUser(username=user.username, role=user.role, name=user.name,
                        email=user.email, provider=None if provider == LOCAL else provider,
-                       identities=user.identities)
+                       identities=user.identities, user_id=user.id, sid=claims.sid,
+                       has_password=user.has_password)
 
 
 def _to_login(request: Request) -> Response:

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from authgate.errors import Forbidden, NotFound
+from authgate.errors import Forbidden, InvalidRequest, NotFound
 from authgate.flows import FlowRecord
 from authgate.vault.connections import ACTIVE, NEEDS_REAUTH, ConnectionView
-from authgate.vault.links import check_owner
+from authgate.vault.links import OWNER_PATTERN, check_owner
 from authgate.vault.service import APPLICATION_OWNER
 from authgate.web import connect
 from authgate.web.console.access import ConsoleUser, console_page, form_field
@@ -29,11 +29,18 @@ from authgate.web.i18n import negotiate, translate
 from authgate.web.request_context import runtime_of
 
 POLL_SECONDS = 3
+OWNER_MAX_LENGTH = 200  # as OWNER_PATTERN allows
 # What a redirect back here may announce (?notice=); anything else is ignored.
 NOTICES = ("connected", "refreshed", "not_yet", "refresh_failed", "needs_reauth",
            "disconnected")
 # The flow kind of a connect started from the console: finished like a bot's, then back here.
 CONSOLE_CONNECT_FLOW = "console"
+
+
+def html_pattern(pattern: str) -> str:
+    """A Python regex as an HTML ``pattern``: anchors dropped (the browser adds them) and a
+    class's last ``-`` escaped, as browsers compile it with JavaScript's ``v`` flag."""
+    return pattern.removeprefix("^").removesuffix("$").replace("-]", "\\-]")
 
 
 def _visible(user: ConsoleUser, conn: ConnectionView) -> bool:
@@ -82,8 +89,8 @@ async def _rows(request: Request, user: ConsoleUser) -> list[dict[str, Any]]:
             if _visible(user, c) and c.owner != APPLICATION_OWNER]
 
 
-@console_page()
-async def connections_page(request: Request, user: ConsoleUser) -> Response:
+async def _render(request: Request, user: ConsoleUser, *, status_code: int = 200,
+                  **extra: Any) -> Response:
     runtime = runtime_of(request)
     notice = request.query_params.get("notice", "")
     return page(request, user, "console/connections.html", {
@@ -91,7 +98,16 @@ async def connections_page(request: Request, user: ConsoleUser) -> Response:
         "providers": [(n, p.display_name) for n, p in runtime.vault.providers.items()],
         "notice": notice if notice in NOTICES else "",
         "poll_seconds": POLL_SECONDS,
-    })
+        # The server's rule (vault.links), for the browser to check before sending.
+        "owner_pattern": html_pattern(OWNER_PATTERN.pattern),
+        "owner_max": OWNER_MAX_LENGTH,
+        **extra,
+    }, status_code=status_code)
+
+
+@console_page()
+async def connections_page(request: Request, user: ConsoleUser) -> Response:
+    return await _render(request, user)
 
 
 @console_page()
@@ -126,8 +142,14 @@ async def start_connect(request: Request, user: ConsoleUser, form: dict[str, str
     (or, for an administrator, the owner typed into the form)."""
     runtime = runtime_of(request)
     provider = runtime.vault.provider(form_field(form, "provider"))
-    owner = form.get("owner", "").strip() if user.is_admin else ""
-    return await connect.begin_connect(request, provider, check_owner(owner or user.owner),
+    owner = (form.get("owner", "").strip() if user.is_admin else "") or user.owner
+    try:
+        check_owner(owner)
+    except InvalidRequest:
+        # Said next to the field, in the page's language, with what was typed kept.
+        return await _render(request, user, status_code=400, owner_value=owner[:1000],
+                             owner_error=True, chosen_provider=provider.name)
+    return await connect.begin_connect(request, provider, owner,
                                        kind=CONSOLE_CONNECT_FLOW, status_code=303)
 
 

@@ -11,11 +11,13 @@ from authgate.signin.audit import LOCAL
 from authgate.web.console.access import ConsoleUser, console_page
 from authgate.web.console.render import page
 from authgate.web.console.timefmt import absolute
-from authgate.web.i18n import negotiate, translate
+from authgate.web.i18n import CATALOG, negotiate, translate
 from authgate.web.request_context import runtime_of
 
 LIMIT = 200
 RESULTS = ("success", "failure", "refused")
+# Reasons the log's table says in words; any other is shown as its code.
+REASON_KEYS = frozenset(key for key in CATALOG.messages["en"] if key.startswith("reason."))
 
 
 @console_page(admin=True)
@@ -34,7 +36,7 @@ async def signins_page(request: Request, user: ConsoleUser) -> Response:
                *runtime.signin.oidc.login_providers()]
     names[LOCAL] = translate(lang, "provider.password")
     return page(request, user, "console/signins.html", {
-        "filters": filters, "provider_choices": choices,
+        "filters": filters, "provider_choices": choices, "reasons": REASON_KEYS,
         "events": [{"at": e.at.strftime("%Y-%m-%d %H:%M:%S UTC"), "at_iso": absolute(e.at),
                     "username": e.username, "provider": names.get(e.provider, e.provider),
                     "result": e.result, "reason": e.reason, "ip": e.ip} for e in events],

@@ -13,6 +13,9 @@ class ConsoleUser:
     email: str | None
     provider: str | None  # how this session signed in; None for a password
     identities: tuple[tuple[str, str], ...] = ()
+    user_id: int = 0
+    sid: str = ""  # this session
+    has_password: bool = False
 
     @property
     def is_admin(self) -> bool:

@@ -11,6 +11,8 @@ EN = {
     "connect.ok.title": "Connected",
     "connect.ok.body": "Your {provider} account {account} is connected. You can close this "
                        "page and go back to the bot.",
+    "connect.ok.body_again": "Your {provider} account is connected. You can close this page "
+                             "and go back to the bot.",
     "connect.fail.title": "Not connected",
     "nav.login": "Sign in",
     "nav.logout": "Sign out",
@@ -27,6 +29,8 @@ RU = {
     "connect.ok.title": "Подключено",
     "connect.ok.body": "Ваш аккаунт {provider} {account} подключён. Эту страницу можно "
                        "закрыть и вернуться к боту.",
+    "connect.ok.body_again": "Ваш аккаунт {provider} подключён. Эту страницу можно закрыть и "
+                             "вернуться к боту.",
     "connect.fail.title": "Не подключено",
     "nav.login": "Войти",
     "nav.logout": "Выйти",

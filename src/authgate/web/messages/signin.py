@@ -11,12 +11,14 @@ EN = {
     "login.with": "Sign in with {provider}",
     "login.none": "No sign-in method is configured.",
     "login.signed_in_as": "You are signed in as {user}.",
+    "login.signed_in_title": "You are signed in",
     "login.signed_out": "You are signed out.",
     "login.lang.en": "English",
     "login.lang.ru": "Русский",
     "login.error.invalid_credentials": "The username or password is wrong.",
-    "login.error.too_many_attempts": "Too many failed attempts. Please wait a while and try "
-                                     "again.",
+    "login.error.too_many_attempts": "Too many failed attempts. Please try again in "
+                                     "{minutes}.",
+    "login.minutes": "{n} minute|{n} minutes",
     "login.error.account_disabled": "This account is disabled. Ask an administrator.",
     "login.error.password_disabled": "Password sign-in is turned off here.",
     "logout.title": "Sign out",
@@ -33,12 +35,14 @@ RU = {
     "login.with": "Войти через {provider}",
     "login.none": "Ни один способ входа не настроен.",
     "login.signed_in_as": "Вы вошли как {user}.",
+    "login.signed_in_title": "Вы вошли",
     "login.signed_out": "Вы вышли.",
     "login.lang.en": "English",
     "login.lang.ru": "Русский",
     "login.error.invalid_credentials": "Неверное имя пользователя или пароль.",
-    "login.error.too_many_attempts": "Слишком много неудачных попыток. Подождите и попробуйте "
-                                     "снова.",
+    "login.error.too_many_attempts": "Слишком много неудачных попыток. Попробуйте снова через "
+                                     "{minutes}.",
+    "login.minutes": "{n} минуту|{n} минуты|{n} минут",
     "login.error.account_disabled": "Эта учётная запись отключена. Обратитесь к администратору.",
     "login.error.password_disabled": "Вход по паролю здесь отключён.",
     "logout.title": "Выход",

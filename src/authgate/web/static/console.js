@@ -14,6 +14,23 @@
     }
   });
 
+  // A copy button for a new API key (shown only where the clipboard can be written).
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var said = button.parentNode.querySelector("[data-copied]");
+    if (!source || !navigator.clipboard || !window.isSecureContext) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        if (said) {
+          said.textContent = button.getAttribute("data-copied-text") || "";
+        }
+      });
+    });
+  });
+
   var table = document.getElementById("connections");
   if (!table || !window.fetch) {
     return;
@@ -41,6 +58,9 @@
         return;
       }
       setText(el, row[field] == null ? "" : String(row[field]));
+      if (el.classList.contains("clip")) {
+        el.title = el.textContent;
+      }
       if (el.tagName === "TIME") {
         el.setAttribute("datetime", row[field + "_at"] || "");
       }

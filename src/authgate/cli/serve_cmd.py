@@ -1,0 +1,62 @@
+"""``authgate serve [--listen HOST:PORT] [--workers N]``: the gateway under uvicorn.
+
+With more than one worker, uvicorn starts each worker process from ``worker_app`` (an import
+string), and each opens its own runtime from the same configuration: the options travel to the
+workers as ``AUTHGATE_CONFIG`` and ``AUTHGATE_LISTEN``. Everything the workers share lives in
+data_dir and the database (sessions, revocations, CSRF key, the refresh claims), so any worker
+can answer any request.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
+from authgate.config import CONFIG_ENV
+from authgate.logs import configure_logging
+
+LISTEN_ENV = "AUTHGATE_LISTEN"
+
+ListenOption = Annotated[str | None, typer.Option(
+    "--listen", metavar="HOST:PORT", help="where to listen (default: the file's `listen`)")]
+WorkersOption = Annotated[int, typer.Option(
+    "--workers", min=1, max=64, help="worker processes (uvicorn workers; default 1)")]
+
+_UVICORN: dict[str, Any] = {"access_log": False, "log_config": None, "proxy_headers": False,
+                            "server_header": False, "timeout_graceful_shutdown": 10}
+
+
+def worker_app() -> Any:
+    """One worker's application (uvicorn calls it in each worker process)."""
+    from authgate.runtime import Runtime
+    from authgate.web.app import create_app
+
+    private_umask()
+    settings = load(None)
+    configure_logging(settings.log_format, settings.log_level)
+    with failures_exit():
+        return create_app(Runtime.open(settings))
+
+
+def serve(config: ConfigOption = None, listen: ListenOption = None,
+          workers: WorkersOption = 1) -> None:
+    """Run the gateway (web, API and the refresh engine)."""
+    import uvicorn
+
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(Path(config).resolve())
+    if listen is not None:
+        os.environ[LISTEN_ENV] = listen
+    private_umask()
+    settings = load(None)  # checked here, so that a bad value stops before any worker starts
+    configure_logging(settings.log_format, settings.log_level)
+    if workers == 1:
+        uvicorn.run(worker_app(), host=settings.listen_host, port=settings.listen_port,
+                    **_UVICORN)
+    else:
+        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers,
+                    host=settings.listen_host, port=settings.listen_port, **_UVICORN)
