@@ -205,3 +205,42 @@ def test_seed_passwords_and_rehash():
         result = seed_password(foreign)
         assert result.hash is None and result.outcome.startswith("refused"), foreign
     assert seed_password(None).outcome == "none" and seed_password(12).hash is None
+
+
+# -- review finding 1: a role change reaches every live session ---------------------------
+
+def _provider_signin(svc: SigninServices, clock: FrozenClock, role: str | None,
+                     email: str = "carol@corp.example"):
+    user, _ = svc.users.upsert_from_provider("zitadel", "carol-sub", Profile(email=email),
+                                             role=role, default_role="user", now=clock.now())
+    return svc.sessions.start(user, provider="zitadel", ip=None, user_agent=None)
+
+
+def test_a_demotion_at_the_provider_ends_the_sessions_on_other_devices(svc, clock):
+    device_a = _provider_signin(svc, clock, "admin")
+    assert svc.sessions.verify(device_a.token).role == "admin"
+    clock.advance(60)
+    device_b = _provider_signin(svc, clock, "user")  # her roles at the provider are ["user"]
+    assert svc.sessions.verify(device_b.token).role == "user"
+    with pytest.raises(Unauthorized) as ended:
+        svc.sessions.verify(device_a.token)  # the very next check, from memory
+    assert ended.value.error == "session_revoked"
+
+
+def test_the_same_role_again_keeps_the_other_sessions(svc, clock):
+    device_a = _provider_signin(svc, clock, "admin")
+    _provider_signin(svc, clock, "admin")
+    assert svc.sessions.verify(device_a.token).role == "admin"
+
+
+@pytest.mark.parametrize("change", ["role", "disable"])
+def test_a_role_change_or_disable_in_this_process_is_seen_by_the_next_verify(svc, clock, change):
+    user = svc.users.add("erin", role="admin", now=clock.now())
+    issued = svc.sessions.start(user, provider=LOCAL, ip=None, user_agent=None)
+    svc.sessions.verify(issued.token)
+    if change == "role":
+        svc.users.set_role("erin", "user", clock.now())  # the console, in this process
+    else:
+        svc.users.set_disabled("erin", True, clock.now())
+    with pytest.raises(Unauthorized):
+        svc.sessions.verify(issued.token)

@@ -38,9 +38,9 @@ class SigninServices:
     def build(cls, settings: Settings, *, db: sessionmaker[Session], keyring: Keyring,
               clock: Clock, http: httpx.AsyncClient, flows: FlowStore) -> SigninServices:
         """Wire the services; nothing is read from the database until they are used."""
-        users = UserStore(db)
-        keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
         revocations = RevocationCache(db, clock)
+        users = UserStore(db, on_revoke=revocations.add)
+        keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
         # Key rotations by other processes are picked up on the same off-request-path schedule.
         revocations.on_reload.append(keys.maintain)
         sessions = SessionService(db, keys, keyring, revocations, clock,
