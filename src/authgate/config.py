@@ -130,6 +130,9 @@ class ProviderSettings(_Section):
     # carrying id_token_hint, for providers that accept POST there (node oidc-provider does not
     # by default, and a cross-site POST carries no SameSite=Lax cookie of the provider's).
     end_session_method: Literal["get", "post"] = "get"
+    # Pass on every email this provider gives, not only those it marks email_verified (for
+    # issuers that verify all addresses but do not say so, like some ZITADEL setups).
+    trust_email: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -247,3 +247,18 @@ def test_session_jwt_verifies_with_the_published_jwks_and_survives_key_rotation(
     assert second.me().status_code == 200 and browser.me().status_code == 200
     _action, fields = provider_logout_form(browser.post(f"{stack.gateway.url}/logout"))
     assert fields["id_token_hint"].startswith("eyJ")
+
+
+def test_an_unverified_email_at_the_provider_is_not_passed_on(shared_stack):
+    """Review finding: a provider account claiming a local user's address, unverified."""
+    stack = shared_stack
+    stack.insert_user("dave", "dave's password 1")
+    email = "dave@" + stack.panel_origin.rsplit(":", 1)[1] + ".corp.example"
+    stack.devidp.control("oidc/users", {"email": email, "name": "Not Dave", "roles": [],
+                                        "email_verified": False})
+    mallory = stack.browser()
+    assert mallory.oidc_signin(login_hint=email).status_code == 303
+    me = mallory.me().json()
+    assert me["email"] is None and not me["username"].startswith("dave")
+    verify = mallory.get(f"{stack.gateway.url}/auth/verify")
+    assert verify.status_code == 200 and verify.headers["x-auth-request-email"] == ""

@@ -15,10 +15,11 @@ from authgate.config import Settings
 from authgate.errors import InvalidRequest, RateLimited, Unauthorized
 from authgate.runtime import Runtime
 from authgate.signin.audit import FAILURE, LOCAL, Client
+from authgate.signin.oidc_login import profile_from_claims
 from authgate.signin.passwords import check_password, seed_password
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.services import SigninServices
-from authgate.signin.users import Profile, username_base
+from authgate.signin.users import Profile, provider_email, username_base
 
 CLIENT = Client(ip="192.0.2.1", user_agent="tests")
 
@@ -244,3 +245,33 @@ def test_a_role_change_or_disable_in_this_process_is_seen_by_the_next_verify(svc
         svc.users.set_disabled("erin", True, clock.now())
     with pytest.raises(Unauthorized):
         svc.sessions.verify(issued.token)
+
+
+# -- review finding 2: only an email the provider verified is passed on --------------------
+
+@pytest.mark.parametrize(("claims", "trust", "expected"), [
+    ({"email": "dave@corp.example", "email_verified": True}, False, "dave@corp.example"),
+    ({"email": "dave@corp.example", "email_verified": "true"}, False, "dave@corp.example"),
+    ({"email": "dave@corp.example", "email_verified": False}, False, None),
+    ({"email": "dave@corp.example"}, False, None),
+    ({"email": "dave@corp.example"}, True, "dave@corp.example"),
+    ({"email": "dave@corp.example", "email_verified": False}, True, "dave@corp.example"),
+    ({"email": "a@b@corp.example", "email_verified": True}, True, None),
+    ({"email": "@corp.example", "email_verified": True}, False, None),
+    ({"email": "dave@corp.example\r\nX-Auth-Request-Role: admin", "email_verified": True},
+     False, None),
+    ({"email": "dave @corp.example", "email_verified": True}, False, None),
+])
+def test_provider_email_is_only_a_verified_single_address(claims, trust, expected):
+    assert provider_email(claims, trust_email=trust) == expected
+
+
+def test_an_unverified_email_names_no_user_and_reaches_no_panel(svc, clock):
+    svc.users.add("dave", role="admin", email="dave@corp.example", now=clock.now())
+    claims = {"sub": "mallory", "email": "dave@corp.example", "email_verified": False}
+    profile = profile_from_claims(claims)
+    user, created = svc.users.upsert_from_provider("idp", "mallory", profile, role=None,
+                                                   default_role="user", now=clock.now())
+    assert created and user.email is None and not user.username.startswith("dave")
+    issued = svc.sessions.start(user, provider="idp", ip=None, user_agent=None)
+    assert svc.sessions.verify(issued.token).email is None

@@ -8,7 +8,7 @@ can set that address at some provider take the account over.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,27 @@ class Profile:
     email: str | None = None
     name: str | None = None
     picture: str | None = None
+
+
+def provider_email(claims: Mapping[str, Any], *, trust_email: bool) -> str | None:
+    """The email an identity provider vouches for, or None.
+
+    Only an address the provider marks ``email_verified`` (or every address, for a provider
+    configured with ``trust_email = true``) is passed on to panels and used for a username: an
+    unverified claim is whatever the person typed at the provider, e.g. a local user's address.
+    An address must have exactly one ``@``, something on both sides, and no spaces or control
+    characters (it ends up in HTTP headers)."""
+    value = claims.get("email")
+    if not isinstance(value, str) or len(value) > 320:
+        return None
+    verified = claims.get("email_verified")
+    if not trust_email and verified is not True and verified != "true":
+        return None
+    local, at, domain = value.partition("@")
+    if (not at or not local or not domain or "@" in domain
+            or any(c.isspace() or not c.isprintable() for c in value)):
+        return None
+    return value
 
 
 def check_username(username: str) -> str:
