@@ -19,10 +19,13 @@ def session_token(request: Request) -> str | None:
     return bearer(request) or request.cookies.get(runtime_of(request).settings.session.cookie_name)
 
 
-def signed_in_claims(request: Request) -> SessionClaims | None:
+def signed_in_claims(request: Request, *, cookie_only: bool = False) -> SessionClaims | None:
     """The session the request carries, from memory (revocations may lag ~1 s)."""
+    runtime = runtime_of(request)
+    token = (request.cookies.get(runtime.settings.session.cookie_name) if cookie_only
+             else session_token(request))
     try:
-        return runtime_of(request).signin.sessions.verify(session_token(request))
+        return runtime.signin.sessions.verify(token)
     except Unauthorized:
         return None
 
