@@ -86,6 +86,8 @@ class LoginSettings(_Section):
     # Failed password attempts allowed per window, per IP and per username, before 429.
     max_failures: int = Field(default=5, ge=1)
     failure_window: Duration = timedelta(minutes=15)
+    # Password checks running at once (argon2: 64 MiB each); 0 sizes it to the memory available.
+    parallel_checks: int = Field(default=0, ge=0, le=256)
 
     @field_validator("allowed_redirects")
     @classmethod

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -12,13 +15,15 @@ from sqlalchemy import event
 
 from authgate.clock import FrozenClock
 from authgate.config import Settings
-from authgate.errors import InvalidRequest, RateLimited, Unauthorized
+from authgate.errors import AuthgateError, InvalidRequest, RateLimited, Unauthorized
 from authgate.runtime import Runtime
+from authgate.signin import passwords
 from authgate.signin.audit import FAILURE, LOCAL, Client
 from authgate.signin.oidc_login import profile_from_claims
-from authgate.signin.passwords import check_password, seed_password
+from authgate.signin.passwords import HashSlots, check_password, seed_password
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.services import SigninServices
+from authgate.signin.sessions import IssuedSession
 from authgate.signin.users import Profile, provider_email, username_base
 
 CLIENT = Client(ip="192.0.2.1", user_agent="tests")
@@ -275,3 +280,88 @@ def test_an_unverified_email_names_no_user_and_reaches_no_panel(svc, clock):
     assert created and user.email is None and not user.username.startswith("dave")
     issued = svc.sessions.start(user, provider="idp", ip=None, user_agent=None)
     assert svc.sessions.verify(issued.token).email is None
+
+
+# -- review finding 4: the password limit holds against a burst, and hashing is bounded -----
+
+def _burst(calls, workers: int = 25):
+    """Run the calls at once (a barrier releases them together); returns results/exceptions."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        try:
+            return call()
+        except AuthgateError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, calls))
+
+
+def _counting_checks(monkeypatch) -> dict[str, int]:
+    seen = {"checks": 0, "running": 0, "most": 0}
+    lock = threading.Lock()
+    real = passwords._verify
+
+    def verify(stored: str, password: str) -> bool:
+        with lock:
+            seen["checks"] += 1
+            seen["running"] += 1
+            seen["most"] = max(seen["most"], seen["running"])
+        try:
+            return real(stored, password)
+        finally:
+            with lock:
+                seen["running"] -= 1
+
+    monkeypatch.setattr(passwords, "_verify", verify)
+    return seen
+
+
+def test_a_burst_of_guesses_gets_only_max_failures_checks(svc, clock, monkeypatch):
+    svc.users.add("gail", role="user", now=clock.now(),
+                  password_hash=passwords.hash_password("the right one"))
+    seen = _counting_checks(monkeypatch)
+
+    def attempt(password: str, delay: float = 0.0):
+        def call():
+            time.sleep(delay)
+            return svc.completion.password("gail", password, CLIENT)
+        return call
+
+    # 24 wrong passwords at once, and the right one sent with them, a moment behind.
+    results = _burst([attempt(f"guess {i}") for i in range(24)]
+                     + [attempt("the right one", delay=0.3)])
+    assert seen["checks"] <= 3  # login.max_failures in this runtime
+    assert sum(isinstance(r, Unauthorized) for r in results) <= 3
+    assert isinstance(results[-1], RateLimited)  # the right password after the limit
+    assert not any(isinstance(r, IssuedSession) for r in results)
+    with pytest.raises(RateLimited):
+        svc.completion.password("gail", "the right one", CLIENT)
+
+
+def test_password_checks_at_once_are_bounded(tmp_path, clock, monkeypatch):
+    settings = Settings(public_url="https://auth.example.com", data_dir=tmp_path / "data",
+                        login={"parallel_checks": 2})
+    runtime = Runtime.open(settings, clock=clock)
+    try:
+        seen = _counting_checks(monkeypatch)
+        completion = runtime.signin.completion
+
+        def attempt(i: int):
+            return lambda: completion.password(f"nobody{i}", "pw",
+                                               Client(ip=f"198.51.100.{i}", user_agent=None))
+
+        results = _burst([attempt(i) for i in range(6)])
+        assert all(isinstance(r, Unauthorized) for r in results)  # all checked, in turn
+        assert seen["checks"] == 6 and seen["most"] <= 2
+    finally:
+        runtime.engine.dispose()
+
+
+def test_a_queue_too_long_is_answered_busy():
+    slots = HashSlots(1, wait=0.05)
+    with slots.slot(), pytest.raises(RateLimited) as busy, slots.slot():
+        pass
+    assert busy.value.error == "busy"

@@ -15,6 +15,7 @@ from authgate.signin.audit import SigninLog
 from authgate.signin.completion import SigninCompletion
 from authgate.signin.handoff import HandoffCodes
 from authgate.signin.oidc_login import OidcLogin
+from authgate.signin.passwords import HashSlots, hash_slots_for_memory
 from authgate.signin.ratelimit import PasswordLimiter
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.sessions import SessionService
@@ -47,10 +48,11 @@ class SigninServices:
                                   issuer=settings.public_url,
                                   lifetime=settings.session.lifetime)
         log = SigninLog(db)
-        limiter = PasswordLimiter(db, max_failures=settings.login.max_failures,
+        limiter = PasswordLimiter(db, log, max_failures=settings.login.max_failures,
                                   window=settings.login.failure_window)
+        hash_slots = HashSlots(settings.login.parallel_checks or hash_slots_for_memory())
         return cls(users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,
                    limiter=limiter, handoff=HandoffCodes(db),
                    oidc=OidcLogin(settings, http, clock, flows),
                    completion=SigninCompletion(settings.login, users, sessions, log, limiter,
-                                               clock))
+                                               clock, hash_slots))
