@@ -147,13 +147,44 @@ def test_limiter_counts_failures_in_the_window(svc, clock):
                        username="zed", reason="wrong_password")
         clock.advance(60)
     with pytest.raises(RateLimited) as limited:
-        svc.limiter.check(username="zed", ip="198.51.100.1", now=clock.now())
+        svc.limiter.check(username="zed", ip=CLIENT.ip, now=clock.now())
     # The oldest of the three leaves the 10 min window 10 - 3 = 7 minutes from now.
     assert limited.value.retry_after == 7 * 60
     with pytest.raises(RateLimited):  # the same address, another name
         svc.limiter.check(username="other", ip=CLIENT.ip, now=clock.now())
+    # The same name from another address: slowed down, not locked out (the last failure was a
+    # minute ago, longer than the slowdown's first step).
+    svc.limiter.check(username="zed", ip="198.51.100.1", now=clock.now())
     clock.advance(7 * 60 + 1)
     svc.limiter.check(username="zed", ip=CLIENT.ip, now=clock.now())
+
+
+def test_nobody_can_lock_the_owner_out(svc, clock):
+    """Review finding 5: guesses at one name from many addresses slow them down, while the owner
+    waits seconds (and is told how many), never the whole window."""
+    svc.users.add("olga", role="user", now=clock.now(),
+                  password_hash=passwords.hash_password("olga's password"))
+    owner = Client(ip="203.0.113.7", user_agent="owner")
+    waits = []
+    for n in range(40):  # an attacker with many addresses, as fast as the limits allow
+        attacker = Client(ip=f"198.51.100.{n}", user_agent="x")
+        try:
+            svc.completion.password("olga", f"guess {n}", attacker)
+        except RateLimited as exc:
+            waits.append(exc.retry_after)
+            assert str(exc.retry_after) in exc.detail  # the message says how long
+            clock.advance(exc.retry_after)
+        except Unauthorized:
+            pass
+    assert waits and max(waits) <= 30  # slowed down: a handful of guesses a minute
+    # The owner signs in at once, or after the few seconds the message names.
+    try:
+        issued = svc.completion.password("olga", "olga's password", owner)
+    except RateLimited as exc:
+        assert exc.retry_after <= 30
+        clock.advance(exc.retry_after)
+        issued = svc.completion.password("olga", "olga's password", owner)
+    assert issued.user.username == "olga"
 
 
 def test_signing_key_rotation_keeps_old_tokens_valid(svc, clock):

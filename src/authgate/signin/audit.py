@@ -39,6 +39,13 @@ class EventView:
     user_agent: str | None
 
 
+def event_row(*, now: datetime, provider: str, result: str, client: Client,
+              username: str | None, reason: str | None) -> SigninEvent:
+    return SigninEvent(at=now, username=(username or "")[:150] or None, provider=provider[:64],
+                       result=result, reason=(reason or "")[:255] or None, ip=client.ip,
+                       user_agent=(client.user_agent or "")[:512] or None)
+
+
 class SigninLog:
     def __init__(self, db: sessionmaker[Session]) -> None:
         self._db = db
@@ -50,13 +57,6 @@ class SigninLog:
                              username=username, reason=reason)
         SIGNINS.labels(provider, result).inc()
         return event_id
-
-    def pending(self, *, now: datetime, provider: str, client: Client,
-                username: str | None) -> int:
-        """A line for an attempt still being checked: a failure (``checking``) until ``settle``
-        says otherwise, so that limits count it before the password is even looked at."""
-        return self._add(now=now, provider=provider, result=FAILURE, client=client,
-                         username=username, reason=PENDING)
 
     def settle(self, event_id: int, *, result: str, reason: str | None = None,
                username: str | None = None) -> None:
@@ -73,10 +73,8 @@ class SigninLog:
     def _add(self, *, now: datetime, provider: str, result: str, client: Client,
              username: str | None, reason: str | None) -> int:
         with self._db.begin() as s:
-            row = SigninEvent(at=now, username=(username or "")[:150] or None,
-                              provider=provider[:64], result=result,
-                              reason=(reason or "")[:255] or None, ip=client.ip,
-                              user_agent=(client.user_agent or "")[:512] or None)
+            row = event_row(now=now, provider=provider, result=result, client=client,
+                            username=username, reason=reason)
             s.add(row)
             s.flush()
             return row.id

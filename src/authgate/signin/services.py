@@ -48,7 +48,7 @@ class SigninServices:
                                   issuer=settings.public_url,
                                   lifetime=settings.session.lifetime)
         log = SigninLog(db)
-        limiter = PasswordLimiter(db, log, max_failures=settings.login.max_failures,
+        limiter = PasswordLimiter(db, max_failures=settings.login.max_failures,
                                   window=settings.login.failure_window)
         hash_slots = HashSlots(settings.login.parallel_checks or hash_slots_for_memory())
         return cls(users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,

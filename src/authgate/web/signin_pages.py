@@ -47,7 +47,14 @@ def allowed_origins(request: Request) -> list[str]:
 def _error_text(request: Request, exc: AuthgateError) -> str:
     key = f"login.error.{exc.error}"
     lang = negotiate(request)
-    return translate(lang, key) if CATALOG.has("en", key) else page_text(lang, exc)
+    if not CATALOG.has("en", key):
+        return page_text(lang, exc)
+    if isinstance(exc, RateLimited):  # say how long
+        seconds = max(1, exc.retry_after)
+        wait = (translate(lang, "login.wait.seconds", n=seconds) if seconds < 120
+                else translate(lang, "login.wait.minutes", n=-(-seconds // 60)))
+        return translate(lang, key, wait=wait)
+    return translate(lang, key)
 
 
 def _login_page(request: Request, *, next_to: str | None, status_code: int = 200,

@@ -15,8 +15,12 @@ EN = {
     "login.lang.en": "English",
     "login.lang.ru": "Русский",
     "login.error.invalid_credentials": "The username or password is wrong.",
-    "login.error.too_many_attempts": "Too many failed attempts. Please wait a while and try "
+    "login.error.too_many_attempts": "Too many failed attempts. Please wait {wait} and try "
                                      "again.",
+    "login.error.busy": "The server is busy checking other sign-ins. Please try again in "
+                        "{wait}.",
+    "login.wait.seconds": "{n} s",
+    "login.wait.minutes": "{n} min",
     "login.error.account_disabled": "This account is disabled. Ask an administrator.",
     "login.error.password_disabled": "Password sign-in is turned off here.",
     "logout.title": "Sign out",
@@ -37,8 +41,11 @@ RU = {
     "login.lang.en": "English",
     "login.lang.ru": "Русский",
     "login.error.invalid_credentials": "Неверное имя пользователя или пароль.",
-    "login.error.too_many_attempts": "Слишком много неудачных попыток. Подождите и попробуйте "
-                                     "снова.",
+    "login.error.too_many_attempts": "Слишком много неудачных попыток. Подождите {wait} и "
+                                     "попробуйте снова.",
+    "login.error.busy": "Сервер занят проверкой других входов. Попробуйте снова через {wait}.",
+    "login.wait.seconds": "{n} с",
+    "login.wait.minutes": "{n} мин",
     "login.error.account_disabled": "Эта учётная запись отключена. Обратитесь к администратору.",
     "login.error.password_disabled": "Вход по паролю здесь отключён.",
     "logout.title": "Выход",
