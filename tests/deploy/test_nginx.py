@@ -170,6 +170,22 @@ def test_app_gets_identity_from_verify_never_from_the_client(site: Site) -> None
     assert "content-length" not in verify or verify["content-length"] == ["0"]
 
 
+def test_every_copy_of_authgates_cookies_is_stripped(site: Site) -> None:
+    """Review finding: a planted first copy must not let the real session through."""
+    cookies = ("standin=allow; authgate_session=planted; theme=dark; "
+               "authgate_session=JWT.SECRET; authgate_csrf=C1; __Host-authgate_csrf=C2; "
+               "authgate_flow=F; authgate_lang=ru; authgate_session =SPACED; x_authgate_csrf=k")
+    with site.client() as c:
+        r = c.get("/app/page", headers={"Cookie": cookies})
+        assert r.status_code == 200, r.text
+        sent = headers_of(r)["cookie"][0]
+        assert "authgate_session" not in sent and "SECRET" not in sent and "SPACED" not in sent
+        assert "C1" not in sent and "C2" not in sent and "authgate_flow" not in sent
+        assert "theme=dark" in sent and "standin=allow" in sent and "x_authgate_csrf=k" in sent
+        many = "standin=allow; " + "; ".join(f"authgate_session=s{i}" for i in range(12))
+        assert c.get("/app/page", headers={"Cookie": many}).status_code == 400
+
+
 def test_prefix_stripping_and_roles(site: Site) -> None:
     with site.client(Cookie="standin=allow") as c:
         stripped = c.get("/stripped/deep/path")

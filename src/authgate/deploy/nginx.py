@@ -45,6 +45,7 @@ RESERVED_NAMES = frozenset({
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_COOKIE_STRIP_ROUNDS = 8
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 
 
@@ -78,7 +79,7 @@ class NginxSiteOptions:
     # Exact paths of providers' custom callback_path (the /auth/*/callback forms are built in).
     callback_paths: Sequence[str] = ()
     cookie_name: str = "authgate_session"
-    # Remove authgate's session cookie from what protected apps receive.
+    # Remove authgate's cookies (session, CSRF, flow, language) from what protected apps receive.
     strip_session_cookie: bool = True
     ssl_certificate: str | None = None
     ssl_certificate_key: str | None = None
@@ -130,6 +131,9 @@ class _Site:
     callback_paths: list[str]
     log_dir: str
     cookie_name: str
+    # A regex group of every cookie authgate sets, stripped from what protected apps receive.
+    cookie_names: str
+    cookie_strip_rounds: int
     strip_cookie: bool
     ssl_certificate: str
     ssl_certificate_key: str
@@ -225,6 +229,8 @@ def _site(opts: NginxSiteOptions) -> _Site:
         callback_paths=[_callback_path(p) for p in opts.callback_paths],
         log_dir=log_dir,
         cookie_name=opts.cookie_name,
+        cookie_names=f"(?:{re.escape(opts.cookie_name)}|(?:__Host-)?authgate_(?:csrf|flow|lang))",
+        cookie_strip_rounds=_COOKIE_STRIP_ROUNDS,
         strip_cookie=opts.strip_session_cookie,
         ssl_certificate=check_path(cert, "ssl certificate"),
         ssl_certificate_key=check_path(key, "ssl certificate key"),
