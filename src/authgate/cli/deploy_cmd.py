@@ -26,8 +26,10 @@ from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     ConfigOption,
+    command_group,
     console,
     failures_exit,
+    labelled,
     load,
     out,
     private_umask,
@@ -47,7 +49,7 @@ from authgate.deploy.nginx import (
 )
 from authgate.deploy.templating import DeployError
 
-deploy_app = typer.Typer(
+deploy_app = command_group(
     help="Generate deployment files: an nginx site, systemd units, a Dockerfile and Compose file.",
     no_args_is_help=True)
 
@@ -199,7 +201,7 @@ def _usage_errors() -> Iterator[None]:
     try:
         yield
     except DeployError as exc:
-        console.print(f"[red]{exc.error}[/red]: {exc.detail}", highlight=False, soft_wrap=True)
+        console.print(labelled(exc.error, exc.detail), soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 

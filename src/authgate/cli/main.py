@@ -8,11 +8,17 @@ from typing import Annotated
 import typer
 
 from authgate.cli import demo_cmd, deploy_cmd, init_cmd, users_cmd, vault_cmd
-from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
+from authgate.cli.common import (
+    ConfigOption,
+    command_group,
+    failures_exit,
+    load,
+    private_umask,
+)
 from authgate.logs import configure_logging
 
-app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = command_group(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
+                    pretty_exceptions_enable=False, add_completion=False)
 
 app.command("init")(init_cmd.init)
 app.command("token")(vault_cmd.token)

@@ -20,7 +20,7 @@ def banner(layout: DemoLayout, admin: AdminStatus) -> str:
     lifetime = int(layout.hh_lifetime)
     return "\n".join([
         "",
-        f"[bold]authgate demo is running[/bold]  (data in {layout.directory})",
+        f"authgate demo is running  (data in {layout.directory})",
         "",
         f"  Console          {g}/console",
         f"  Sign in          {g}/login",
