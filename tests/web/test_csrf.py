@@ -98,3 +98,34 @@ def test_under_https_the_cookie_is_host_only_and_a_plain_name_is_not_read(
                                             "csrf_token": token})
         assert login.status_code == 403 and "authgate_session" not in login.headers.get(
             "set-cookie", "")
+
+
+def test_a_cross_site_sign_out_is_refused(tmp_path: Path) -> None:
+    """Review finding: a POST to /logout with no Origin, ``Origin: null`` or only a foreign
+    Referer signed the user out."""
+    for client in _client(tmp_path, "http://127.0.0.1:8000"):
+        runtime = _runtime(client)
+        runtime.signin.users.add("lou", role="user", now=runtime.clock.now(),
+                                 password_hash=hash_password("lou password"))
+        _sign_in(client, "lou", "lou password")
+        for headers in ({}, {"Origin": "null"}, {"Referer": "https://evil.example/page"},
+                        {"Origin": "https://evil.example"}):
+            refused = client.post("/logout", headers=headers)
+            assert refused.status_code == 403, headers
+            assert client.get("/auth/me").status_code == 200, headers
+        # The sign-out form carries its token; a same-origin Origin is enough as well.
+        out = client.post("/logout", data={"csrf_token": _token(client, "/logout")},
+                          headers={"Origin": "null"})
+        assert out.status_code == 303 and client.get("/auth/me").status_code == 401
+        _sign_in(client, "lou", "lou password")
+        assert client.post("/logout", headers={"Origin": "http://127.0.0.1:8000"}
+                           ).status_code == 303
+        # A panel's script signs out with its Bearer token, JSON in and out.
+        _sign_in(client, "lou", "lou password")
+        token = client.cookies["authgate_session"]
+        client.cookies.clear()
+        panel = client.post("/logout", headers={"Authorization": f"Bearer {token}",
+                                                "Accept": "application/json"})
+        assert panel.status_code == 200 and panel.json()["signed_out"] is True
+        assert client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}
+                          ).status_code == 401

@@ -23,7 +23,7 @@ from authgate.web.errors import page_text, status_of, wants_json
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
 from authgate.web.i18n import CATALOG, negotiate, translate
 from authgate.web.pages import render
-from authgate.web.request_context import runtime_of
+from authgate.web.request_context import bearer, runtime_of
 from authgate.web.signed_in import (
     audit_client,
     next_url,
@@ -180,16 +180,29 @@ async def _redirect_after_signin(request: Request, sid: str, target: str) -> Res
 
 async def logout_page(request: Request) -> Response:
     found = await signed_in_user(request)
-    return render(request, "logout.html", {"current": found[0] if found else None})
+    response = render(request, "logout.html", {"current": found[0] if found else None,
+                                               "csrf": csrf_token(request)})
+    attach_csrf_cookie(request, response)
+    return response
+
+
+async def _check_logout_request(request: Request) -> None:
+    """Signing out is a state change like any other: a cross-site page must not do it. A
+    panel's script proves itself with its Bearer token (a header no other site can send
+    without a CORS preflight) or a same-origin ``Origin``; a form with its CSRF token."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin not in allowed_origins(request):
+        raise Forbidden("Sign-out must come from this site or a configured panel.",
+                        error="foreign_origin")
+    if bearer(request) is not None or origin in allowed_origins(request):
+        return
+    verify_csrf(request, await request.form())
 
 
 async def logout(request: Request) -> Response:
     runtime = runtime_of(request)
     signin = runtime.signin
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and origin not in allowed_origins(request):
-        raise Forbidden("Sign-out must come from this site or a configured panel.",
-                        error="foreign_origin")
+    await _check_logout_request(request)
     ended = EndedSession(None)
     claims = signed_in_claims(request)
     if claims is not None:
