@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +42,24 @@ def test_more_than_one_session_cookie_is_refused(gateway: httpx.Client) -> None:
         assert gateway.get("/auth/me", headers={"Cookie": cookie}).status_code == 401
     one = gateway.get("/auth/verify?role=admin", headers={"Cookie": f"authgate_session={admin}"})
     assert one.status_code == 200 and one.headers["x-auth-request-user"] == "root"
+
+
+def test_a_revocation_by_another_process_is_seen_by_the_next_verify(
+        gateway: httpx.Client) -> None:
+    """Review finding: after an idle spell the first /auth/verify after `users disable` (another
+    process) answered 200, as the revocation set reloaded in the background."""
+    token = _session(gateway, "ida", "admin")
+    cookie = {"Cookie": f"authgate_session={token}"}
+    assert gateway.get("/auth/verify", headers=cookie).status_code == 200
+    time.sleep(1.2)  # idle for longer than the revocation set's interval (1 s)
+    runtime = _runtime(gateway)
+    other = Runtime.open(runtime.settings)  # `authgate users disable ida`
+    try:
+        other.signin.users.set_disabled("ida", True, other.clock.now())
+    finally:
+        other.engine.dispose()
+    started = time.monotonic()
+    refused = gateway.get("/auth/verify", headers=cookie)
+    took = time.monotonic() - started
+    assert refused.status_code == 401 and refused.json()["error"] == "session_revoked"
+    assert took < 1.0  # the wait for one reload (a few ms on SQLite), well inside the bound

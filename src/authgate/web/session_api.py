@@ -54,9 +54,12 @@ def _header_value(value: str) -> str:
 
 
 async def verify(request: Request) -> Response:
-    """nginx ``auth_request``: answered from memory (see SessionService.verify)."""
+    """nginx ``auth_request``: answered from memory (see SessionService.verify), with a
+    revocation set never older than its interval (see signin/revocations.py)."""
+    signin = runtime_of(request).signin
+    await signin.revocations.refresh()
     try:
-        claims = runtime_of(request).signin.sessions.verify(session_token(request))
+        claims = signin.sessions.verify(session_token(request))
     except Unauthorized as exc:
         return _verify_unauthorized(request, exc)
     wanted = request.query_params.get("role")
