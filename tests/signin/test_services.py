@@ -25,6 +25,7 @@ from authgate.signin.revocations import RevocationCache
 from authgate.signin.services import SigninServices
 from authgate.signin.sessions import IssuedSession
 from authgate.signin.users import Profile, provider_email, username_base
+from authgate.vault.links import check_owner
 
 CLIENT = Client(ip="192.0.2.1", user_agent="tests")
 
@@ -396,3 +397,18 @@ def test_a_queue_too_long_is_answered_busy():
     with slots.slot(), pytest.raises(RateLimited) as busy, slots.slot():
         pass
     assert busy.value.error == "busy"
+
+
+# -- review finding 13: names that only look valid -------------------------------------------
+
+@pytest.mark.parametrize("name", ["bob\n", "bob\r\n", "", "a b", "x" * 151, "bob\x00"])
+def test_usernames_are_checked_whole(svc, clock, name):
+    with pytest.raises(InvalidRequest):
+        svc.users.add(name, role="user", now=clock.now())
+
+
+@pytest.mark.parametrize("owner", [".", "..", "...", "tg:1\n", "_application"])
+def test_owners_that_would_be_path_segments_or_reserved_are_refused(owner):
+    with pytest.raises(InvalidRequest):
+        check_owner(owner)
+    assert check_owner("tg:12345") == "tg:12345" and check_owner(".x") == ".x"

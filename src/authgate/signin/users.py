@@ -21,7 +21,8 @@ from authgate.errors import Conflict, InvalidRequest, NotFound
 from authgate.store.models import Identity, User
 from authgate.store.models import Session as SessionRow
 
-USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
+# \A and \Z, not ^ and $: "$" also matches before a final newline, so "bob\n" would pass.
+USERNAME = re.compile(r"\A[\w.@+-]{1,150}\Z")
 _LOCAL_PART_DROP = re.compile(r"[^a-z0-9._-]+")
 
 

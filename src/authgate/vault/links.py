@@ -15,7 +15,9 @@ from authgate.store.models import ConnectSession
 
 # Owners are chosen by the bot ("tg:12345", "default"); keep them printable and URL-safe-ish.
 # A leading underscore is reserved for authgate's own owners (e.g. the application token).
-OWNER_PATTERN = re.compile(r"^[A-Za-z0-9.:@+-][A-Za-z0-9._:@+-]{0,199}$")
+# Not "." or "..": an owner goes into URL paths (/api/v1/connections/hh/OWNER), where those are
+# path segments of their own.
+OWNER_PATTERN = re.compile(r"\A(?!\.+\Z)[A-Za-z0-9.:@+-][A-Za-z0-9._:@+-]{0,199}\Z")
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class ConnectLink:
 def check_owner(owner: str) -> str:
     if not OWNER_PATTERN.fullmatch(owner):
         raise InvalidRequest("owner must be 1-200 characters of letters, digits and . _ : @ + - "
-                             "(not starting with _)",
+                             "(not starting with _, not only dots)",
                              error="invalid_owner")
     return owner
 
