@@ -63,3 +63,13 @@ def test_a_revocation_by_another_process_is_seen_by_the_next_verify(
     took = time.monotonic() - started
     assert refused.status_code == 401 and refused.json()["error"] == "session_revoked"
     assert took < 1.0  # the wait for one reload (a few ms on SQLite), well inside the bound
+
+
+def test_an_email_with_a_line_break_is_encoded_not_a_dropped_connection(
+        gateway: httpx.Client) -> None:
+    token = _session(gateway, "eve", email="eve@corp.example\r\nX-Auth-Request-Role: admin")
+    verify = gateway.get("/auth/verify", headers={"Cookie": f"authgate_session={token}"})
+    assert verify.status_code == 200
+    assert verify.headers["x-auth-request-email"] == (
+        "eve@corp.example%0D%0AX-Auth-Request-Role%3A%20admin")
+    assert verify.headers["x-auth-request-role"] == "user"
