@@ -175,6 +175,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./authgate-data")
     database_url: str = ""
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # The largest request body read (bytes); a longer one is answered 413.
+    max_request_body: int = Field(default=1_048_576, ge=1024)
     log_format: Literal["kv", "json"] = "kv"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     session: SessionSettings = SessionSettings()

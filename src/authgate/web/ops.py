@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from authgate.store.db import ping
-from authgate.web.request_context import runtime_of
+from authgate.web.request_context import client_ip, runtime_of
 
 
 async def healthz(request: Request) -> Response:
@@ -28,7 +31,29 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready", "database": "ok"})
 
 
+def trusted_peer(request: Request) -> bool:
+    """Whether the request comes from one of trusted_proxies itself (e.g. Prometheus on this
+    machine), not from a client they forward: the proxy headers middleware has already put a
+    forwarded client's own address in ``request.client``."""
+    peer = client_ip(request)
+    if peer is None:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    for entry in runtime_of(request).settings.trusted_proxies:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue  # a host name: never equal to a peer address
+    return False
+
+
 async def metrics(request: Request) -> Response:
+    if not trusted_peer(request):
+        raise HTTPException(404)  # as if there were none: nothing to learn from outside
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
