@@ -4,12 +4,24 @@ read its metrics, or build redirects from their Host header."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
 
+from authgate.config import ProviderSettings, Settings
+from authgate.devidp import DevIdpOptions, create_devidp_app
+from authgate.devidp.options import OidcOptions
+from authgate.housekeeping import purge_stale
+from authgate.runtime import Runtime
+from authgate.signin.audit import FAILURE, LOCAL, REFUSED, Client
+from authgate.store.models import AuthFlow
+from authgate.web.app import create_app
+from tests.inprocess import IDP
 from tests.web.test_pages import _client
 
 
@@ -61,3 +73,51 @@ def test_no_redirect_is_built_from_the_clients_host(gateway: httpx.Client) -> No
         r = gateway.get(path, headers={"Host": "evil.example"})
         assert "evil.example" not in r.headers.get("location", ""), path
         assert r.status_code == 404, path
+
+
+def _oidc_gateway(tmp_path: Path) -> tuple[Runtime, TestClient]:
+    """The gateway with an OpenID provider: the devidp app, in-process (no sockets)."""
+    idp = create_devidp_app(DevIdpOptions(base_url=IDP, oidc=OidcOptions(
+        redirect_uris=["http://gw.test/auth/dev/callback"])))
+    settings = Settings(public_url="http://gw.test", data_dir=tmp_path / "data", providers={
+        "dev": ProviderSettings(kind="oidc", issuer=f"{IDP}/oidc", client_id="authgate-dev",
+                                client_secret="dev-oidc-secret")})
+    runtime = Runtime.open(settings, transport=httpx.ASGITransport(app=idp))
+    return runtime, TestClient(create_app(runtime, run_engine=False), base_url="http://gw.test",
+                               follow_redirects=False)
+
+
+def test_one_address_cannot_fill_the_flow_table(tmp_path: Path) -> None:
+    """Review finding: repeated GET /auth/<provider>/login stored ~22 flow rows a second."""
+    runtime, client = _oidc_gateway(tmp_path)
+    try:
+        answers = [client.get("/auth/dev/login").status_code for _ in range(60)]
+        assert answers.count(302) == 20 and answers.count(429) == 40
+        limited = client.get("/auth/dev/login")
+        assert 1 <= int(limited.headers["retry-after"]) <= 30
+        with runtime.db() as s:
+            assert s.scalar(select(func.count()).select_from(AuthFlow)) == 20
+        other = client.get("/auth/dev/login", headers={"X-Forwarded-For": "198.51.100.9"})
+        assert other.status_code in (302, 429)  # "testclient" is no trusted proxy: same address
+    finally:
+        runtime.engine.dispose()
+
+
+def test_refused_attempts_are_kept_shorter_and_smaller(tmp_path: Path) -> None:
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        log, now = runtime.signin.log, runtime.clock.now()
+        agent = Client(ip="192.0.2.1", user_agent="A" * 512)
+        log.record(now=now, provider=LOCAL, result=REFUSED, client=agent, username="x",
+                   reason="too_many_attempts")
+        log.record(now=now, provider=LOCAL, result=FAILURE, client=agent, username="x",
+                   reason="wrong_password")
+        refused, failed = sorted(log.recent(), key=lambda e: e.result, reverse=True)
+        assert refused.result == REFUSED and len(refused.user_agent or "") == 128
+        assert len(failed.user_agent or "") == 512
+        purge_stale(runtime.db, now + timedelta(days=15))
+        assert [e.result for e in log.recent()] == [FAILURE]
+        purge_stale(runtime.db, now + timedelta(days=181))
+        assert log.recent() == []
+    finally:
+        runtime.engine.dispose()

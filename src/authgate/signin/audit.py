@@ -41,9 +41,11 @@ class EventView:
 
 def event_row(*, now: datetime, provider: str, result: str, client: Client,
               username: str | None, reason: str | None) -> SigninEvent:
+    # A refusal keeps less of the User-Agent: anyone can make those lines, as many as they like.
+    agent = (client.user_agent or "")[:128 if result == REFUSED else 512]
     return SigninEvent(at=now, username=(username or "")[:150] or None, provider=provider[:64],
                        result=result, reason=(reason or "")[:255] or None, ip=client.ip,
-                       user_agent=(client.user_agent or "")[:512] or None)
+                       user_agent=agent or None)
 
 
 class SigninLog:

@@ -33,6 +33,7 @@ from authgate.web.errors import (
     unexpected_error_handler,
 )
 from authgate.web.middleware import BodyLimit, SecurityHeaders
+from authgate.web.throttle import Throttles
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("authgate.web")
@@ -129,6 +130,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     # an address of the client's choosing in our Location. Without it such a path is a 404.
     app.router.redirect_slashes = False
     app.state.secure_cookies = runtime.settings.is_https
+    app.state.throttles = Throttles()
     # X-Forwarded-For/-Proto are believed only from trusted_proxies (outermost, so every
     # route and the access log see the real client).
     proxied = ProxyHeadersMiddleware(cast(Any, app),

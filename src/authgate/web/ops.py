@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
@@ -12,7 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from authgate.store.db import ping
-from authgate.web.request_context import client_ip, runtime_of
+from authgate.web.request_context import runtime_of, trusted_peer
 
 
 async def healthz(request: Request) -> Response:
@@ -29,26 +27,6 @@ async def readyz(request: Request) -> Response:
         return JSONResponse({"status": "unavailable", "database": "unreachable"},
                             status_code=503)
     return JSONResponse({"status": "ready", "database": "ok"})
-
-
-def trusted_peer(request: Request) -> bool:
-    """Whether the request comes from one of trusted_proxies itself (e.g. Prometheus on this
-    machine), not from a client they forward: the proxy headers middleware has already put a
-    forwarded client's own address in ``request.client``."""
-    peer = client_ip(request)
-    if peer is None:
-        return False
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return False
-    for entry in runtime_of(request).settings.trusted_proxies:
-        try:
-            if address in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue  # a host name: never equal to a peer address
-    return False
 
 
 async def metrics(request: Request) -> Response:

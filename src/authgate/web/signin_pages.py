@@ -30,6 +30,7 @@ from authgate.web.signed_in import (
     signed_in_claims,
     signed_in_user,
 )
+from authgate.web.throttle import throttle
 
 # Where a sign-in lands without ?next=: the sign-in page itself shows who is signed in.
 LANDING = "/login"
@@ -86,6 +87,7 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     form = await request.form()
     verify_csrf(request, form)
+    throttle(request, "password_posts")
     next_to = next_url(request, str(form.get("next") or ""))
     username = str(form.get("username") or "").strip()[:150]
     password = str(form.get("password") or "")
@@ -116,6 +118,7 @@ def _login_hint(request: Request) -> str | None:
 
 async def oidc_start(request: Request) -> Response:
     runtime = runtime_of(request)
+    throttle(request, "flow_starts")
     name = request.path_params["provider"]
     oidc = runtime.signin.oidc
     conf = oidc.provider(name)
