@@ -157,6 +157,19 @@ def approve_hh(client: httpx.Client, authorize_url: str, account: str) -> httpx.
     return client.post(target, data={"request_id": request_id.group(1), "account": account})
 
 
+def open_connect_link(browser: httpx.Client, url: str) -> httpx.Response:
+    """Open a bot's connect link and press the confirmation page's button, as its user would;
+    returns the gateway's redirect to the provider."""
+    page = browser.get(url)
+    assert page.status_code == 200, page.text
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    assert action and "session" in fields, page.text
+    start = browser.post(httpx.URL(url).join(action.group(1)), data=fields)
+    assert start.status_code == 303, start.text
+    return start
+
+
 def connect_hh(gateway_url: str, api_key: str, owner: str,
                account: str = "10000001") -> httpx.Response:
     """The whole connect flow, as a bot and its user would run it; returns the final page."""
@@ -164,8 +177,7 @@ def connect_hh(gateway_url: str, api_key: str, owner: str,
     link = api.post("/api/v1/connect-sessions", json={"provider": "hh", "owner": owner})
     assert link.status_code == 201, link.text
     with httpx.Client() as browser:
-        start = browser.get(link.json()["url"])
-        assert start.status_code == 302, start.text
+        start = open_connect_link(browser, link.json()["url"])
         back = approve_hh(browser, start.headers["location"], account)
         assert back.status_code in (302, 303), back.text
         return browser.get(back.headers["location"], follow_redirects=True)

@@ -85,6 +85,8 @@ class LoginSettings(_Section):
     # Failed password attempts allowed per window, per IP and per username, before 429.
     max_failures: int = Field(default=5, ge=1)
     failure_window: Duration = timedelta(minutes=15)
+    # Password checks running at once (argon2: 64 MiB each); 0 sizes it to the memory available.
+    parallel_checks: int = Field(default=0, ge=0, le=256)
 
     @field_validator("allowed_redirects")
     @classmethod
@@ -129,6 +131,9 @@ class ProviderSettings(_Section):
     # carrying id_token_hint, for providers that accept POST there (node oidc-provider does not
     # by default, and a cross-site POST carries no SameSite=Lax cookie of the provider's).
     end_session_method: Literal["get", "post"] = "get"
+    # Pass on every email this provider gives, not only those it marks email_verified (for
+    # issuers that verify all addresses but do not say so, like some ZITADEL setups).
+    trust_email: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -168,6 +173,8 @@ class Settings(BaseModel):
     data_dir: Path = Path("./authgate-data")
     database_url: str = ""
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # The largest request body read (bytes); a longer one is answered 413.
+    max_request_body: int = Field(default=1_048_576, ge=1024)
     log_format: Literal["kv", "json"] = "kv"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     session: SessionSettings = SessionSettings()

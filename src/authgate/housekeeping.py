@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from authgate.signin.audit import REFUSED
 from authgate.store.models import AuthFlow, ConnectSession, HandoffCode, SigninEvent
 from authgate.store.models import Session as SessionRow
 
@@ -20,6 +21,9 @@ log = logging.getLogger("authgate.housekeeping")
 
 GRACE = timedelta(days=1)
 SIGNIN_LOG_RETENTION = timedelta(days=180)
+# Refused attempts (limits, CSRF-less bursts, disabled accounts) are noise an anonymous client can
+# make: kept two weeks, long enough to look into an attack.
+REFUSED_RETENTION = timedelta(days=14)
 INTERVAL_SECONDS = 3600.0
 
 
@@ -33,6 +37,8 @@ def purge_stale(db: sessionmaker[Session], now: datetime) -> dict[str, int]:
         # A session past its expiry cannot be used whatever its revocation says.
         "sessions": delete(SessionRow).where(SessionRow.expires_at < cutoff),
         "signin_events": delete(SigninEvent).where(SigninEvent.at < now - SIGNIN_LOG_RETENTION),
+        "signin_events_refused": delete(SigninEvent).where(
+            SigninEvent.result == REFUSED, SigninEvent.at < now - REFUSED_RETENTION),
     }
     removed = {}
     with db.begin() as s:

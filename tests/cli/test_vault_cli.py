@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh
+from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh, open_connect_link
 
 
 def test_token_json_and_status(stack_factory):
@@ -60,7 +60,7 @@ def test_connect_prints_a_link_and_waits(stack_factory):
 
     def user() -> None:
         with httpx.Client() as browser:
-            start = browser.get(link)
+            start = open_connect_link(browser, link)
             back = approve_hh(browser, start.headers["location"], "10000002")
             browser.get(back.headers["location"])
 

@@ -154,9 +154,11 @@ def test_app_gets_identity_from_verify_never_from_the_client(site: Site) -> None
     assert app["x-forwarded-host"] == [DOMAIN]
     assert app["x-forwarded-prefix"] == ["/app"]
     assert app["x-forwarded-proto"] == ["https" if site.tls == "terminated-upstream" else "http"]
-    assert app["x-forwarded-for"][0].split(",")[-1].strip() == "127.0.0.1"
     if site.tls == "none":  # at the edge the client's list is dropped entirely
         assert app["x-forwarded-for"] == ["127.0.0.1"]
+    else:  # the test client is the terminator here (loopback, trusted): its word is taken
+        assert app["x-forwarded-for"] == ["198.51.100.7"]
+        assert app["x-real-ip"] == ["198.51.100.7"]
     # The app gets its cookies, not authgate's session.
     assert "JWT.SECRET" not in app["cookie"][0]
     assert "theme=dark" in app["cookie"][0] and "standin=allow" in app["cookie"][0]
@@ -168,6 +170,51 @@ def test_app_gets_identity_from_verify_never_from_the_client(site: Site) -> None
     assert "x-auth-request-user" not in verify and "x-auth-request-role" not in verify
     assert "JWT.SECRET" in verify["cookie"][0]  # authgate needs its session cookie
     assert "content-length" not in verify or verify["content-length"] == ["0"]
+
+
+def test_every_copy_of_authgates_cookies_is_stripped(site: Site) -> None:
+    """Review finding: a planted first copy must not let the real session through."""
+    cookies = ("standin=allow; authgate_session=planted; theme=dark; "
+               "authgate_session=JWT.SECRET; authgate_csrf=C1; __Host-authgate_csrf=C2; "
+               "authgate_flow=F; authgate_lang=ru; authgate_session =SPACED; x_authgate_csrf=k")
+    with site.client() as c:
+        r = c.get("/app/page", headers={"Cookie": cookies})
+        assert r.status_code == 200, r.text
+        sent = headers_of(r)["cookie"][0]
+        assert "authgate_session" not in sent and "SECRET" not in sent and "SPACED" not in sent
+        assert "C1" not in sent and "C2" not in sent and "authgate_flow" not in sent
+        assert "theme=dark" in sent and "standin=allow" in sent and "x_authgate_csrf=k" in sent
+        many = "standin=allow; " + "; ".join(f"authgate_session=s{i}" for i in range(12))
+        assert c.get("/app/page", headers={"Cookie": many}).status_code == 400
+
+
+def test_forwarded_for_is_believed_only_from_the_terminator(tmp_path: Path) -> None:
+    """Review finding: with --tls terminated-upstream nginx took X-Forwarded-For from anyone."""
+    default = render_nginx_site(NginxSiteOptions(domain=DOMAIN, protect=[("app", "127.0.0.1:1")]))
+    assert "listen 127.0.0.1:80;" in default  # where a terminator on this machine reaches it
+    assert "set_real_ip_from 127.0.0.1/32;" in default and "real_ip_recursive on;" in default
+    gateway = StandInGateway()
+    gateway_server = ThreadedServer(gateway.app()).start()
+    app_server = ThreadedServer(echo_app()).start()
+    port = free_port()
+    nginx = Nginx(render_nginx_site(NginxSiteOptions(
+        domain=DOMAIN, tls="terminated-upstream", listen_host="127.0.0.1", listen_port=port,
+        authgate_upstream=f"127.0.0.1:{gateway_server.port}", log_dir=str(tmp_path),
+        trusted_proxies=["10.9.8.7"], protect=[("app", app_server.url)])), tmp_path, port).start()
+    try:
+        with httpx.Client(base_url=nginx.url, headers={"Host": DOMAIN}, timeout=5) as c:
+            r = c.get("/app/x", headers={"Cookie": "standin=allow",
+                                         "X-Forwarded-For": "198.51.100.7"})
+        assert r.status_code == 200, r.text
+        app = headers_of(r)
+        # This peer (127.0.0.1) is not the terminator (10.9.8.7): its header is ignored.
+        assert app["x-real-ip"] == ["127.0.0.1"] and app["x-forwarded-for"] == ["127.0.0.1"]
+        assert "198.51.100.7" not in str(last_verify(Site("terminated-upstream", nginx,
+                                                          gateway)))
+    finally:
+        nginx.stop()
+        app_server.stop()
+        gateway_server.stop()
 
 
 def test_prefix_stripping_and_roles(site: Site) -> None:

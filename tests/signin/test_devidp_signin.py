@@ -139,7 +139,8 @@ def test_logout_revokes_and_ends_the_provider_session_with_a_hint_in_a_form(shar
     browser = stack.browser()
     browser.oidc_signin(login_hint="alice@example.com")
     token = browser.session
-    out = browser.post(f"{stack.gateway.url}/logout")
+    out = browser.post(f"{stack.gateway.url}/logout",
+                       headers={"Origin": stack.gateway.url})
     # A page with a form that POSTs to the provider: the ID token is in its body, not in a URL.
     assert out.status_code == 200, out.text
     assert out.headers["cache-control"] == "no-store"
@@ -163,7 +164,8 @@ def test_logout_revokes_and_ends_the_provider_session_with_a_hint_in_a_form(shar
                        headers={"Authorization": f"Bearer {token}"})
     assert verify.status_code == 401
     # The hint is handed out once: signing out again (nothing left) just lands on /login.
-    again = browser.post(f"{stack.gateway.url}/logout")
+    again = browser.post(f"{stack.gateway.url}/logout",
+                       headers={"Origin": stack.gateway.url})
     assert again.status_code == 303 and again.headers["location"] == "/login?signed_out=1"
     assert_no_secrets([stack.gateway.log_text(), *browser.gateway_locations()], [hint, token])
 
@@ -190,7 +192,8 @@ def test_the_id_token_is_kept_encrypted_and_forgotten_at_sign_out(shared_stack):
     try:
         sealed = stored()
         assert sealed is not None and sealed.startswith("v1.") and "eyJ" not in sealed
-        out = browser.post(f"{stack.gateway.url}/logout")
+        out = browser.post(f"{stack.gateway.url}/logout",
+                       headers={"Origin": stack.gateway.url})
         assert out.status_code == 200
         assert stored() is None
     finally:
@@ -245,5 +248,21 @@ def test_session_jwt_verifies_with_the_published_jwks_and_survives_key_rotation(
     assert new_kid.header["kid"] != jwt.decode(old_token, keys,
                                                algorithms=["ES256"]).header["kid"]
     assert second.me().status_code == 200 and browser.me().status_code == 200
-    _action, fields = provider_logout_form(browser.post(f"{stack.gateway.url}/logout"))
+    _action, fields = provider_logout_form(browser.post(f"{stack.gateway.url}/logout",
+                       headers={"Origin": stack.gateway.url}))
     assert fields["id_token_hint"].startswith("eyJ")
+
+
+def test_an_unverified_email_at_the_provider_is_not_passed_on(shared_stack):
+    """Review finding: a provider account claiming a local user's address, unverified."""
+    stack = shared_stack
+    stack.insert_user("dave", "dave's password 1")
+    email = "dave@" + stack.panel_origin.rsplit(":", 1)[1] + ".corp.example"
+    stack.devidp.control("oidc/users", {"email": email, "name": "Not Dave", "roles": [],
+                                        "email_verified": False})
+    mallory = stack.browser()
+    assert mallory.oidc_signin(login_hint=email).status_code == 303
+    me = mallory.me().json()
+    assert me["email"] is None and not me["username"].startswith("dave")
+    verify = mallory.get(f"{stack.gateway.url}/auth/verify")
+    assert verify.status_code == 200 and verify.headers["x-auth-request-email"] == ""

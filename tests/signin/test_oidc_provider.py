@@ -61,7 +61,7 @@ def test_signin_with_a_certified_provider(op_stack):
     users = json.loads(gateway.cli("users", "list", "--json").stdout)
     assert sorted(u["username"] for u in users) == ["admin.ops", "viewer"]
 
-    out = browser.post(f"{gateway.url}/logout")
+    out = browser.post(f"{gateway.url}/logout", headers={"Origin": gateway.url})
     end = urlsplit(out.headers["location"])
     assert f"{end.scheme}://{end.netloc}{end.path}" == f"{op.url}/session/end"
     assert "id_token_hint" not in parse_qs(end.query)

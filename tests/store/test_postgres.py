@@ -44,3 +44,37 @@ def test_vault_flows_on_postgres(stack_factory, pg_url):
     assert stack.devidp.hh_stats()["already_refreshed"] == 0
     assert httpx.get(f"{stack.gateway.url}/readyz").json()["database"] == "ok"
     assert not (stack.gateway.data_dir / "authgate.db").exists()
+
+
+def test_a_burst_of_password_guesses_is_counted_before_the_checks(pg_url, tmp_path):
+    """The password limit across connections (as across processes): review finding 4."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from authgate.clock import FrozenClock
+    from authgate.config import Settings
+    from authgate.errors import RateLimited, Unauthorized
+    from authgate.runtime import Runtime
+    from authgate.signin.audit import Client
+    from authgate.signin.passwords import hash_password
+
+    settings = Settings(public_url="https://auth.example.com", data_dir=tmp_path / "data",
+                        database_url=pg_url, login={"max_failures": 3, "parallel_checks": 4})
+    runtime = Runtime.open(settings, clock=FrozenClock())
+    try:
+        runtime.signin.users.add("gus", role="user", now=runtime.clock.now(),
+                                 password_hash=hash_password("right"))
+        client = Client(ip="192.0.2.9", user_agent=None)
+
+        def attempt(n: int) -> str:
+            try:
+                runtime.signin.completion.password("gus", f"guess {n}", client)
+            except (RateLimited, Unauthorized) as exc:
+                return exc.error
+            return "signed in"
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            results = list(pool.map(attempt, range(20)))
+        assert results.count("invalid_credentials") == 3
+        assert results.count("too_many_attempts") == 17
+    finally:
+        runtime.engine.dispose()

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh
+from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh, open_connect_link
 
 
 @pytest.mark.parametrize("mode", ["500", "html", "badjson", "hang", "429"])
@@ -35,8 +35,7 @@ def _start_flow(stack, owner="cb"):
     api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth)
     link = api.post("/api/v1/connect-sessions", json={"provider": "hh", "owner": owner}).json()
     browser = httpx.Client()
-    start = browser.get(link["url"])
-    assert start.status_code == 302
+    start = open_connect_link(browser, link["url"])
     return browser, start.headers["location"], link["url"]
 
 

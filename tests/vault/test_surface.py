@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.harness import approve_hh, assert_no_secrets
+from tests.harness import approve_hh, assert_no_secrets, open_connect_link
 
 
 def test_callback_path_alias_and_urls_we_build_carry_no_secrets(stack_factory):
@@ -13,7 +13,7 @@ def test_callback_path_alias_and_urls_we_build_carry_no_secrets(stack_factory):
     link = api.post("/api/v1/connect-sessions", json={"provider": "hh", "owner": "alias"}).json()
     built = [link["url"]]
     with httpx.Client() as browser:
-        start = browser.get(link["url"])
+        start = open_connect_link(browser, link["url"])
         authorize = httpx.URL(start.headers["location"])
         built.append(str(authorize))
         # The provider is sent back to the already-registered URI, not the default one.

@@ -60,7 +60,7 @@ def test_every_cookie_follows_one_policy(secure: bool, https_gateway: httpx.Clie
     page = client.get("/login?lang=ru")
     cookies = page.headers.get_list("set-cookie")
     names = {c.split("=", 1)[0] for c in cookies}
-    assert {"authgate_lang", "authgate_csrf"} <= names
+    assert {"authgate_lang", "__Host-authgate_csrf" if secure else "authgate_csrf"} <= names
     for cookie in cookies:
         flags = {part.strip().lower() for part in cookie.split(";")[1:]}
         assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags, cookie

@@ -6,11 +6,11 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from authgate.config import Settings, load_settings
 from authgate.errors import AuthgateError, ConfigError
@@ -18,8 +18,21 @@ from authgate.runtime import Runtime
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
-console = Console(stderr=True)
-out = Console()
+# No markup, emoji codes or highlighting in anything printed: usernames, emails, audit rows and
+# paths come from users (a "[/x]" would crash Rich, a "[link=...]" print a clickable link).
+# Styling is given explicitly, as rich.text.Text (see ``labelled``).
+console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+out = Console(markup=False, emoji=False, highlight=False)
+
+
+def command_group(**options: Any) -> typer.Typer:
+    """A Typer app whose help texts are plain text: "[/path]" in a help is not Rich markup."""
+    return typer.Typer(rich_markup_mode=None, **options)
+
+
+def labelled(label: str, detail: object = "", style: str = "red") -> Text:
+    """``label: detail`` with the label styled; ``detail`` is printed as it is."""
+    return Text.assemble((label, style), f": {detail}" if detail != "" else "")
 
 ConfigOption = Annotated[
     Path | None,
@@ -44,8 +57,7 @@ def report_config_error(exc: ConfigError) -> None:
     """One problem per line, never wrapped: people grep for the key. Brackets in a detail
     (`authgate[postgres]`, a TOML list) are text, not rich markup."""
     for problem in exc.detail.split("; "):
-        console.print(f"[red]configuration error[/red]: {escape(problem)}", highlight=False,
-                      soft_wrap=True)
+        console.print(labelled("configuration error", problem), soft_wrap=True)
 
 
 @contextmanager
@@ -57,8 +69,7 @@ def failures_exit() -> Iterator[None]:
         report_config_error(exc)
         raise typer.Exit(EXIT_USAGE) from None
     except AuthgateError as exc:
-        console.print(f"[red]{exc.error}[/red]: {escape(exc.detail)}", highlight=False,
-                      soft_wrap=True)
+        console.print(labelled(exc.error, exc.detail), soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE) from None
 
 
@@ -67,8 +78,8 @@ def require_api_provider(runtime: Runtime, name: str) -> None:
     not a failure: say which ones there are."""
     if name not in runtime.vault.providers:
         known = ", ".join(sorted(runtime.vault.providers)) or "none"
-        console.print(f"[red]usage[/red]: no API provider named {name!r} is configured "
-                      f"(API providers: {known})", highlight=False, soft_wrap=True)
+        console.print(labelled("usage", f"no API provider named {name!r} is configured "
+                                        f"(API providers: {known})"), soft_wrap=True)
         raise typer.Exit(EXIT_USAGE)
 
 

@@ -14,7 +14,14 @@ from typing import Annotated
 
 import typer
 
-from authgate.cli.common import EXIT_FAILURE, console, failures_exit, out, private_umask
+from authgate.cli.common import (
+    EXIT_FAILURE,
+    console,
+    failures_exit,
+    labelled,
+    out,
+    private_umask,
+)
 
 PortOption = Annotated[int, typer.Option(
     "--port", help="base port: gateway PORT, identity provider PORT+1, sample panel PORT+2",
@@ -68,7 +75,7 @@ def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
     try:
         asyncio.run(serve_all(apps, on_ready=ready))
     except PortBusy as exc:
-        console.print(f"[red]error[/red]: {exc}; choose another base port with --port",
-                      highlight=False, soft_wrap=True)
+        console.print(labelled("error", f"{exc}; choose another base port with --port"),
+                      soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE) from None
     out.print("authgate demo stopped; data kept in " + str(layout.directory), highlight=False)

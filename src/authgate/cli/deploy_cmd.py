@@ -26,8 +26,10 @@ from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     ConfigOption,
+    command_group,
     console,
     failures_exit,
+    labelled,
     load,
     out,
     private_umask,
@@ -47,7 +49,7 @@ from authgate.deploy.nginx import (
 )
 from authgate.deploy.templating import DeployError
 
-deploy_app = typer.Typer(
+deploy_app = command_group(
     help="Generate deployment files: an nginx site, systemd units, a Dockerfile and Compose file.",
     no_args_is_help=True)
 
@@ -70,6 +72,13 @@ def nginx(
              "(UPSTREAM is host:port or http://host:port\\[/path]); repeatable")] = None,
     listen_port: Annotated[int | None, typer.Option(
         help="port nginx listens on (default 80, or 443 with certbot)")] = None,
+    listen_host: Annotated[str | None, typer.Option(
+        help="address nginx listens on (default: every interface; loopback with "
+             "terminated-upstream when the terminator is on this machine)")] = None,
+    trusted_proxy: Annotated[list[str] | None, typer.Option(
+        help="terminated-upstream: the TLS terminator's address or network, the only peer "
+             "whose X-Forwarded-For is believed; repeatable (default 127.0.0.1 and ::1)")
+    ] = None,
     log_dir: Annotated[str, typer.Option(help="nginx log directory")] = "/var/log/nginx",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="write the site to this file instead of stdout")] = None,
@@ -82,7 +91,8 @@ def nginx(
     with _usage_errors():
         opts = site_options_from_settings(
             settings, domain=domain, tls=tls.value, listen_port=listen_port, log_dir=log_dir,
-            protect=[parse_protect(p) for p in protect or []])
+            listen_host=listen_host, protect=[parse_protect(p) for p in protect or []],
+            **({"trusted_proxies": trusted_proxy} if trusted_proxy else {}))
         site = render_nginx_site(opts)
     _emit(site, output)
     if check:
@@ -199,7 +209,7 @@ def _usage_errors() -> Iterator[None]:
     try:
         yield
     except DeployError as exc:
-        console.print(f"[red]{exc.error}[/red]: {exc.detail}", highlight=False, soft_wrap=True)
+        console.print(labelled(exc.error, exc.detail), soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 

@@ -10,11 +10,11 @@ from typer.core import TyperOption
 
 from authgate import __version__
 from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
-from authgate.cli.common import failures_exit
+from authgate.cli.common import command_group, failures_exit
 from authgate.logs import configure_logging
 
-app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = command_group(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
+                    pretty_exceptions_enable=False, add_completion=False)
 
 
 def _flags_without_a_type() -> None:

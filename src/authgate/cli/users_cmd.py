@@ -14,13 +14,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     ConfigOption,
+    command_group,
     console,
     failures_exit,
+    labelled,
     open_runtime,
     out,
 )
@@ -30,9 +33,9 @@ from authgate.signin.passwords import MIN_LENGTH, hash_password
 from authgate.signin.seed_import import export_users, import_users
 from authgate.signin.services import SigninServices
 
-users_app = typer.Typer(help="People who can sign in (local passwords and linked providers).",
-                        no_args_is_help=True)
-keys_app = typer.Typer(help="Encryption and signing keys.", no_args_is_help=True)
+users_app = command_group(
+    help="People who can sign in (local passwords and linked providers).", no_args_is_help=True)
+keys_app = command_group(help="Encryption and signing keys.", no_args_is_help=True)
 
 PasswordStdin = Annotated[bool, typer.Option(
     "--password-stdin", help="read the password from the first line of standard input")]
@@ -61,10 +64,10 @@ def _read_password(from_stdin: bool) -> str:
     elif sys.stdin.isatty():
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
-        console.print("[red]no terminal[/red]: pipe the password with --password-stdin")
+        console.print(labelled("no terminal", "pipe the password with --password-stdin"))
         raise typer.Exit(EXIT_USAGE)
     if len(password) < MIN_LENGTH:
-        console.print(f"[red]too short[/red]: use at least {MIN_LENGTH} characters")
+        console.print(labelled("too short", f"use at least {MIN_LENGTH} characters"))
         raise typer.Exit(EXIT_USAGE)
     return password
 
@@ -88,7 +91,7 @@ def users_list(config: ConfigOption = None, as_json: JsonFlag = False) -> None:
     for u in users:
         methods = (["password"] if u.has_password else []) + [p for p, _ in u.identities]
         table.add_row(u.username, u.role, u.email or "", u.name or "", ", ".join(methods) or "—",
-                      "[red]disabled[/red]" if u.disabled else "active")
+                      Text("disabled", "red") if u.disabled else "active")
     _print_table(table)
 
 
@@ -161,7 +164,7 @@ def users_import(file: Path, config: ConfigOption = None) -> None:
     try:
         seed: Any = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        console.print(f"[red]cannot read {file}[/red]: {exc}", highlight=False)
+        console.print(labelled(f"cannot read {file}", exc))
         raise typer.Exit(EXIT_FAILURE) from None
     runtime, _svc = _open(config)
     with failures_exit():
@@ -170,14 +173,14 @@ def users_import(file: Path, config: ConfigOption = None) -> None:
     _close(runtime)
     refused = 0
     for r in results:
-        line = f"{r.action} {r.username}: password {r.password}"
+        line = Text(f"{r.action} {r.username}: password {r.password}")
         if r.password.startswith("refused"):
             refused += 1
-            line = f"[yellow]{line}[/yellow] — set one with: authgate users set-password " \
-                   f"{r.username}"
-        out.print(line, highlight=False, soft_wrap=True)
+            line = Text.assemble((line.plain, "yellow"), " — set one with: authgate users "
+                                 f"set-password {r.username}")
+        out.print(line, soft_wrap=True)
         for note in r.notes:
-            out.print(f"  [yellow]note[/yellow]: {note}", highlight=False, soft_wrap=True)
+            out.print(Text("  ").append_text(labelled("note", note, "yellow")), soft_wrap=True)
     out.print(f"imported {len(results)} users; {refused} without a usable password")
 
 
@@ -218,7 +221,7 @@ def audit(config: ConfigOption = None,
     for e in events:
         colour = colours.get(e.result, "white")
         table.add_row(e.at.isoformat(timespec="seconds"), e.username or "", e.provider,
-                      f"[{colour}]{e.result}[/{colour}]", e.reason or "", e.ip or "",
+                      Text(e.result, colour), e.reason or "", e.ip or "",
                       (e.user_agent or "")[:40])
     _print_table(table)
 

@@ -10,13 +10,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
     ConfigOption,
+    command_group,
     console,
     failures_exit,
+    labelled,
     open_runtime,
     out,
     require_api_provider,
@@ -85,7 +88,7 @@ def status(config: ConfigOption = None) -> None:
     for c in rows:
         style = "green" if c.status == "active" else "red"
         table.add_row(c.provider, c.owner, c.account_name or c.account_id or "",
-                      f"[{style}]{c.status}[/{style}]",
+                      Text(c.status, style),
                       relative(c.expires_at, now, COMPACT_ENGLISH),
                       relative(c.next_refresh_at, now, COMPACT_ENGLISH), c.last_error or "")
     out.print(table)
@@ -133,16 +136,16 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
             conn = runtime.vault.store.get(provider, owner)
             # Connecting stores new tokens, which always moves the generation on.
             if conn is not None and conn.status == "active" and conn.generation > generation:
-                out.print(f"[green]connected[/green]: {conn.account_name or conn.account_id}")
+                out.print(labelled("connected", conn.account_name or conn.account_id, "green"))
                 asyncio.run(runtime.aclose())
                 return
             time.sleep(1)
-    console.print("[red]timed out[/red]: the link was not used in time")
+    console.print(labelled("timed out", "the link was not used in time"))
     raise typer.Exit(EXIT_FAILURE)
 
 
-apikey_app = typer.Typer(help="API keys for bots (stored hashed; shown once).",
-                         no_args_is_help=True)
+apikey_app = command_group(help="API keys for bots (stored hashed; shown once).",
+                           no_args_is_help=True)
 
 
 @apikey_app.command("create")

@@ -55,7 +55,7 @@ def banner(layout: DemoLayout, admin: AdminStatus, command: str | None = None) -
     lifetime = int(layout.hh_lifetime)
     return "\n".join([
         "",
-        f"[bold]authgate demo is running[/bold]  (data in {layout.directory})",
+        f"authgate demo is running  (data in {layout.directory})",
         "",
         f"{_label('Console')}{g}/console",
         f"{_label('Sign in')}{g}/login",

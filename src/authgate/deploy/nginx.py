@@ -13,6 +13,7 @@ live in one directory, for ``nginx -t`` and for tests.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ RESERVED_NAMES = frozenset({
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_COOKIE_STRIP_ROUNDS = 8
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 
 
@@ -69,7 +71,12 @@ class NginxSiteOptions:
     authgate_upstream: str = "127.0.0.1:8000"
     # Defaults: 80 (terminated-upstream, none) or 443 (certbot). Tests pass a loopback port.
     listen_port: int | None = None
+    # Default: every interface, except behind a terminator that is on this machine (all of
+    # trusted_proxies loopback): then loopback only, where the terminator reaches nginx.
     listen_host: str | None = None
+    # terminated-upstream: the terminator's addresses (or networks), the only peers whose
+    # X-Forwarded-For nginx believes.
+    trusted_proxies: Sequence[str] = ("127.0.0.1", "::1")
     # certbot only: the plain-HTTP port that serves ACME challenges and redirects to HTTPS.
     http_port: int = 80
     ipv6: bool = False
@@ -78,7 +85,7 @@ class NginxSiteOptions:
     # Exact paths of providers' custom callback_path (the /auth/*/callback forms are built in).
     callback_paths: Sequence[str] = ()
     cookie_name: str = "authgate_session"
-    # Remove authgate's session cookie from what protected apps receive.
+    # Remove authgate's cookies (session, CSRF, flow, language) from what protected apps receive.
     strip_session_cookie: bool = True
     ssl_certificate: str | None = None
     ssl_certificate_key: str | None = None
@@ -119,6 +126,7 @@ class _Site:
     xff: str
     client_var: str
     limit_key: str
+    real_ip_from: list[str]
     listen: list[str]
     http_listen: list[str]
     https_port_suffix: str
@@ -130,6 +138,9 @@ class _Site:
     callback_paths: list[str]
     log_dir: str
     cookie_name: str
+    # A regex group of every cookie authgate sets, stripped from what protected apps receive.
+    cookie_names: str
+    cookie_strip_rounds: int
     strip_cookie: bool
     ssl_certificate: str
     ssl_certificate_key: str
@@ -189,6 +200,10 @@ def _site(opts: NginxSiteOptions) -> _Site:
     port = check_port(opts.listen_port or (443 if opts.tls == "certbot" else 80), "listen port")
     http_port = check_port(opts.http_port, "http port")
     host = check_hostname(opts.listen_host, "listen host") if opts.listen_host else None
+    real_ip_from = [] if edge else _networks(opts.trusted_proxies)
+    if host is None and real_ip_from and all(
+            ipaddress.ip_network(n).is_loopback for n in real_ip_from):
+        host = "127.0.0.1"
     ssl = " ssl http2" if opts.tls == "certbot" else ""
     log_dir = check_path(opts.log_dir.rstrip("/") or "/", "log dir")
     if not _COOKIE.match(opts.cookie_name):
@@ -208,12 +223,14 @@ def _site(opts: NginxSiteOptions) -> _Site:
         tls=opts.tls,
         # Behind a terminator nginx only ever sees plain HTTP, but browsers used HTTPS.
         proto="$scheme" if edge else "https",
-        # At the edge the client's X-Forwarded-For is replaced. Behind the terminator, the
-        # terminator's list is kept and nginx's peer appended: authgate (like uvicorn) reads it
-        # from the right, trusting only trusted_proxies, so prepended values cannot fool it.
-        xff="$remote_addr" if edge else "$proxy_add_x_forwarded_for",
-        client_var="$remote_addr" if edge else f"$authgate_{site_slug}_client",
-        limit_key="$binary_remote_addr" if edge else f"$authgate_{site_slug}_client",
+        # The client's own X-Forwarded-For is never passed on. At the edge the client is the
+        # peer; behind the terminator nginx's realip module takes it from X-Forwarded-For, but
+        # only when the peer is one of trusted_proxies (set_real_ip_from): either way it is
+        # $remote_addr, the one address authgate (trusting nginx on loopback) is told.
+        xff="$remote_addr",
+        client_var="$remote_addr",
+        limit_key="$binary_remote_addr",
+        real_ip_from=real_ip_from,
         listen=_listen(host, port, ssl, opts.ipv6),
         http_listen=_listen(host, http_port, "", opts.ipv6),
         https_port_suffix="" if port == 443 else f":{port}",
@@ -225,6 +242,8 @@ def _site(opts: NginxSiteOptions) -> _Site:
         callback_paths=[_callback_path(p) for p in opts.callback_paths],
         log_dir=log_dir,
         cookie_name=opts.cookie_name,
+        cookie_names=f"(?:{re.escape(opts.cookie_name)}|(?:__Host-)?authgate_(?:csrf|flow|lang))",
+        cookie_strip_rounds=_COOKIE_STRIP_ROUNDS,
         strip_cookie=opts.strip_session_cookie,
         ssl_certificate=check_path(cert, "ssl certificate"),
         ssl_certificate_key=check_path(key, "ssl certificate key"),
@@ -234,6 +253,19 @@ def _site(opts: NginxSiteOptions) -> _Site:
         callback_rate=opts.callback_rate,
         callback_burst=max(0, opts.callback_burst),
     )
+
+
+def _networks(values: Sequence[str]) -> list[str]:
+    if not values:
+        raise DeployError("trusted proxy: give the TLS terminator's address (--trusted-proxy)")
+    out = []
+    for value in values:
+        try:
+            out.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            raise DeployError(f"trusted proxy: {value!r} is not an IP address or network"
+                              ) from None
+    return out
 
 
 def _listen(host: str | None, port: int, suffix: str, ipv6: bool) -> list[str]:

@@ -94,6 +94,11 @@ class Provider:
 
     # -- identity, endpoints and headers ----------------------------------------------------
     @property
+    def trust_email(self) -> bool:
+        """The provider verifies every email it hands out (no ``email_verified`` needed)."""
+        return self.settings.trust_email
+
+    @property
     def display_name(self) -> str:
         return self.settings.display_name or self.name
 

@@ -35,7 +35,7 @@ from authgate.protocol.rfc6749_oauth2 import OAuthErrorResponse
 from authgate.protocol.rfc7636_pkce import new_opaque_value, new_pkce_pair
 from authgate.providers import Provider
 from authgate.roles import map_role
-from authgate.signin.users import Profile
+from authgate.signin.users import Profile, provider_email
 
 DEFAULT_SCOPES = ("openid", "email", "profile")
 # Claims that describe the token, not the person: userinfo must not override them.
@@ -137,7 +137,7 @@ class OidcLogin:
                                         expected_sub=str(claims["sub"]))
             merged.update({k: v for k, v in info.items() if k not in _TOKEN_CLAIMS})
         return OidcIdentity(provider=name, subject=str(claims["sub"]),
-                            profile=profile_from_claims(merged),
+                            profile=profile_from_claims(merged, provider.trust_email),
                             role=self._role(provider, merged),
                             id_token=tokens.id_token if provider.end_session_method == "post"
                             else None)
@@ -175,7 +175,7 @@ def _text(claims: Mapping[str, Any], name: str, limit: int) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
-def profile_from_claims(claims: Mapping[str, Any]) -> Profile:
+def profile_from_claims(claims: Mapping[str, Any], trust_email: bool = False) -> Profile:
     name = _text(claims, "name", 255)
     if name is None:
         parts = [_text(claims, "given_name", 120), _text(claims, "family_name", 120)]
@@ -183,4 +183,5 @@ def profile_from_claims(claims: Mapping[str, Any]) -> Profile:
     picture = _text(claims, "picture", 2048)
     if picture is not None and not picture.startswith(("https://", "http://")):
         picture = None  # shown as <img src>: no javascript: or data: from a provider
-    return Profile(email=_text(claims, "email", 320), name=name, picture=picture)
+    return Profile(email=provider_email(claims, trust_email=trust_email), name=name,
+                   picture=picture)

@@ -10,13 +10,19 @@ Verifying bcrypt would need the ``bcrypt`` package; ``foreign_hash_kind`` is the
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from authgate.errors import RateLimited
 
 # argon2-cffi's defaults are RFC 9106's second recommended option with argon2id: t=3, 64 MiB, p=4.
 _HASHER = PasswordHasher()
@@ -41,6 +47,43 @@ _FOREIGN: list[tuple[re.Pattern[str], str]] = [
 # enough that argon2 is not asked to hash a novel.
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
+
+# What one check holds while it runs (argon2-cffi's memory_cost is in KiB).
+HASH_MEMORY = _HASHER.memory_cost * 1024
+
+
+def hash_slots_for_memory(meminfo: str = "/proc/meminfo") -> int:
+    """How many password checks may run at once: those that fit in a quarter of the memory
+    available now, at least 1, at most two per CPU (more would only wait for a CPU)."""
+    most = 2 * (os.cpu_count() or 1)
+    try:
+        with open(meminfo) as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return min(4, most)
+    return max(1, min(most, available // 4 // HASH_MEMORY))
+
+
+class HashSlots:
+    """A bound on the password checks running at once, so that a burst of sign-ins waits
+    (up to ``wait`` seconds, then 429) instead of taking 64 MiB per request until memory runs out.
+    """
+
+    def __init__(self, size: int, *, wait: float = 10.0) -> None:
+        self.size = size
+        self._free = threading.BoundedSemaphore(size)
+        self._wait = wait
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._free.acquire(timeout=self._wait):
+            raise RateLimited("The server is busy checking other sign-ins. Please try again "
+                              "in a moment.", retry_after=5, error="busy")
+        try:
+            yield
+        finally:
+            self._free.release()
 
 
 def hash_password(password: str) -> str:

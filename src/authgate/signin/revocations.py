@@ -1,8 +1,17 @@
 """Which session ids are revoked, kept in memory so that checking a session needs no database.
 
-The set is reloaded from ``sessions`` at most every ``interval`` seconds, in a worker thread, so a
-request never waits for it: a revocation made by another process (``authgate users disable``, a
-second gateway) takes effect here within about ``interval``; one made by this process at once.
+The set is reloaded from ``sessions`` in a worker thread. A revocation made by this process is in
+the set at once; one made by another process (``authgate users disable``, a second gateway or
+worker) is seen by every check that starts more than ``interval`` seconds (1 s) after it was
+committed, plus the time one reload takes:
+
+- while the set is younger than ``interval``, checks answer from it (and once it is half that
+  old, a reload starts in the background, so a busy gateway rarely waits);
+- an async caller that finds it older (after an idle spell) awaits ``refresh`` — one reload
+  shared by all who wait — instead of answering from the stale set, so the first request after
+  the idle spell already sees the revocation;
+- without an event loop (CLI, tests) a stale set is simply reloaded inline.
+
 Only unexpired revoked sessions are loaded: an expired token fails its ``exp`` check anyway.
 """
 
@@ -35,13 +44,22 @@ class RevocationCache:
         self._local: dict[str, float] = {}
         self._lock = threading.Lock()
         self._loaded = -1e9
-        self._reloading = False
+        self._inflight: asyncio.Future[None] | None = None
         # Run after each reload, off the request path too (the signing keys hook in here).
         self.on_reload: list[Callable[[datetime], None]] = []
 
     def is_revoked(self, sid: str) -> bool:
         self._maybe_reload()
         return sid in self._revoked
+
+    @property
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded >= self._interval
+
+    async def refresh(self) -> None:
+        """Wait for a reload when the set is older than ``interval`` (one shared reload)."""
+        if self.stale:
+            await asyncio.shield(self._start_reload(asyncio.get_running_loop()))
 
     def add(self, *sids: str) -> None:
         now = time.monotonic()
@@ -64,15 +82,22 @@ class RevocationCache:
             hook(now)
 
     def _maybe_reload(self) -> None:
-        if self._reloading or time.monotonic() - self._loaded < self._interval:
+        age = time.monotonic() - self._loaded
+        if age < self._interval / 2:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.load()  # no event loop (CLI, tests): just read it
+            if age >= self._interval:
+                self.load()  # no event loop (CLI, tests): just read it
             return
-        self._reloading = True
-        loop.run_in_executor(None, self._background_load)
+        self._start_reload(loop)
+
+    def _start_reload(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        if (self._inflight is None or self._inflight.done()
+                or self._inflight.get_loop() is not loop):
+            self._inflight = loop.run_in_executor(None, self._background_load)
+        return self._inflight
 
     def _background_load(self) -> None:
         try:
@@ -80,5 +105,3 @@ class RevocationCache:
         except Exception as exc:  # the old set stays in force; the next request retries
             log.warning("could not reload revoked sessions: %s", type(exc).__name__)
             self._loaded = time.monotonic()
-        finally:
-            self._reloading = False

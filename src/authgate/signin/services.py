@@ -16,6 +16,7 @@ from authgate.signin.audit import SigninLog
 from authgate.signin.completion import SigninCompletion
 from authgate.signin.handoff import HandoffCodes
 from authgate.signin.oidc_login import OidcLogin
+from authgate.signin.passwords import HashSlots, hash_slots_for_memory
 from authgate.signin.ratelimit import PasswordLimiter
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.sessions import SessionService
@@ -40,9 +41,9 @@ class SigninServices:
               keyring: Keyring, clock: Clock, http: httpx.AsyncClient,
               flows: FlowStore) -> SigninServices:
         """Wire the services; nothing is read from the database until they are used."""
-        users = UserStore(db)
-        keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
         revocations = RevocationCache(db, clock)
+        users = UserStore(db, on_revoke=revocations.add)
+        keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
         # Key rotations by other processes are picked up on the same off-request-path schedule.
         revocations.on_reload.append(keys.maintain)
         sessions = SessionService(db, keys, keyring, revocations, clock,
@@ -51,8 +52,9 @@ class SigninServices:
         log = SigninLog(db)
         limiter = PasswordLimiter(db, max_failures=settings.login.max_failures,
                                   window=settings.login.failure_window)
+        hash_slots = HashSlots(settings.login.parallel_checks or hash_slots_for_memory())
         return cls(users=users, keys=keys, revocations=revocations, sessions=sessions, log=log,
                    limiter=limiter, handoff=HandoffCodes(db),
                    oidc=OidcLogin(providers, settings.login, http, clock, flows),
                    completion=SigninCompletion(settings.login, users, sessions, log, limiter,
-                                               clock))
+                                               clock, hash_slots))

@@ -8,6 +8,7 @@ can set that address at some provider take the account over.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,8 @@ from authgate.errors import Conflict, InvalidRequest, NotFound
 from authgate.store.models import Identity, User
 from authgate.store.models import Session as SessionRow
 
-USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
+# \A and \Z, not ^ and $: "$" also matches before a final newline, so "bob\n" would pass.
+USERNAME = re.compile(r"\A[\w.@+-]{1,150}\Z")
 _LOCAL_PART_DROP = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -49,6 +51,27 @@ class Profile:
     picture: str | None = None
 
 
+def provider_email(claims: Mapping[str, Any], *, trust_email: bool) -> str | None:
+    """The email an identity provider vouches for, or None.
+
+    Only an address the provider marks ``email_verified`` (or every address, for a provider
+    configured with ``trust_email = true``) is passed on to panels and used for a username: an
+    unverified claim is whatever the person typed at the provider, e.g. a local user's address.
+    An address must have exactly one ``@``, something on both sides, and no spaces or control
+    characters (it ends up in HTTP headers)."""
+    value = claims.get("email")
+    if not isinstance(value, str) or len(value) > 320:
+        return None
+    verified = claims.get("email_verified")
+    if not trust_email and verified is not True and verified != "true":
+        return None
+    local, at, domain = value.partition("@")
+    if (not at or not local or not domain or "@" in domain
+            or any(c.isspace() or not c.isprintable() for c in value)):
+        return None
+    return value
+
+
 def check_username(username: str) -> str:
     if not USERNAME.match(username):
         raise InvalidRequest("a username is 1-150 letters, digits or . @ + - _",
@@ -67,8 +90,12 @@ def username_base(email: str | None, fallback: str | None = None) -> str:
 
 
 class UserStore:
-    def __init__(self, db: sessionmaker[Session]) -> None:
+    def __init__(self, db: sessionmaker[Session],
+                 on_revoke: Callable[..., None] | None = None) -> None:
         self._db = db
+        # Told the session ids this store revoked, after the commit: the in-memory revocation
+        # set of this process (see signin/revocations.py) learns them at once.
+        self._on_revoke = on_revoke
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, username: str) -> UserView | None:
@@ -121,25 +148,35 @@ class UserStore:
         demotion must not wait for them to expire. The next sign-in carries the new one."""
         if not role or len(role) > 64:
             raise InvalidRequest("a role is 1-64 characters", error="invalid_role")
+        revoked: list[str] = []
         with self._db.begin() as s:
             row = s.scalar(select(User).where(User.username == username))
             if row is None:
                 raise NotFound(f"no user named {username!r}", error="user_not_found")
             if row.role != role:
                 row.role, row.updated_at = role, now
-                _revoke_sessions(s, row.id, now)
-            return user_view(s, row)
+                revoked = _revoke_sessions(s, row.id, now)
+            view = user_view(s, row)
+        self._revoked(revoked)
+        return view
 
     def set_disabled(self, username: str, disabled: bool, now: datetime) -> UserView:
         """Disabling also revokes every session of the user, in the same transaction."""
+        revoked: list[str] = []
         with self._db.begin() as s:
             row = s.scalar(select(User).where(User.username == username))
             if row is None:
                 raise NotFound(f"no user named {username!r}", error="user_not_found")
             row.disabled, row.updated_at = disabled, now
             if disabled:
-                _revoke_sessions(s, row.id, now)
-            return user_view(s, row)
+                revoked = _revoke_sessions(s, row.id, now)
+            view = user_view(s, row)
+        self._revoked(revoked)
+        return view
+
+    def _revoked(self, sids: list[str]) -> None:
+        if sids and self._on_revoke is not None:
+            self._on_revoke(*sids)
 
     def _update(self, username: str, now: datetime, **values: Any) -> None:
         with self._db.begin() as s:
@@ -153,6 +190,8 @@ class UserStore:
                              now: datetime) -> tuple[UserView, bool]:
         """The user linked to ``(provider, subject)``, created on first sign-in; the profile is
         refreshed every time, and the role too when the provider's roles decide it (``role``).
+        A role the provider changed ends every session of the user, as ``set_role`` does: a
+        demotion at the provider must not leave another device signed in with the old role.
 
         Returns the user and whether it was created. Two first sign-ins racing on the same
         identity end with one user: the loser of the unique constraint retries and finds it.
@@ -167,6 +206,7 @@ class UserStore:
 
     def _upsert(self, provider: str, subject: str, profile: Profile, role: str | None,
                 default_role: str, now: datetime) -> tuple[UserView, bool]:
+        revoked: list[str] = []
         with self._db.begin() as s:
             row = s.scalar(select(User).join(Identity, Identity.user_id == User.id).where(
                 Identity.provider == provider, Identity.subject == subject))
@@ -179,20 +219,27 @@ class UserStore:
                 s.flush()
                 s.add(Identity(user_id=row.id, provider=provider, subject=subject,
                                created_at=now))
-            elif role is not None:
+            elif role is not None and row.role != role:
                 row.role = role
+                revoked = _revoke_sessions(s, row.id, now)
             for name in ("email", "name", "picture"):
                 value = getattr(profile, name)
                 if value is not None:
                     setattr(row, name, value)
             row.updated_at = now
             s.flush()
-            return user_view(s, row), created
+            view = user_view(s, row)
+        self._revoked(revoked)
+        return view, created
 
 
-def _revoke_sessions(s: Session, user_id: int, now: datetime) -> None:
-    s.execute(update(SessionRow).where(SessionRow.user_id == user_id,
-                                       SessionRow.revoked_at.is_(None)).values(revoked_at=now))
+def _revoke_sessions(s: Session, user_id: int, now: datetime) -> list[str]:
+    """Revoke every live session of the user; returns their ids."""
+    sids = list(s.scalars(select(SessionRow.id).where(SessionRow.user_id == user_id,
+                                                      SessionRow.revoked_at.is_(None))))
+    if sids:
+        s.execute(update(SessionRow).where(SessionRow.id.in_(sids)).values(revoked_at=now))
+    return sids
 
 
 def _unique_username(s: Session, base: str) -> str:

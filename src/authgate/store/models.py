@@ -143,6 +143,8 @@ class ConnectSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # The name of the API key that asked for the link (None: the operator, from the CLI).
+    requested_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class Connection(Base):

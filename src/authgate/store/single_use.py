@@ -52,13 +52,12 @@ class SingleUse(Generic[Row]):
         s.add(make_row(digest(code)))
         return code
 
-    def redeem(self, s: Session, code: str, now: datetime, *,
-               belongs: Callable[[Row], bool] = lambda row: True,
-               check: Callable[[Row], None] = lambda row: None) -> Row:
-        """The code's row, now marked used, or ``Refused``.
+    def find(self, s: Session, code: str, now: datetime, *,
+             belongs: Callable[[Row], bool] = lambda row: True) -> Row:
+        """The code's row if it could be redeemed now, without redeeming it, or ``Refused``.
 
         A row that does not ``belongs`` (e.g. a code issued for another provider) counts as
-        unknown. ``check`` runs last, before the row is marked, and may raise its own error.
+        unknown.
         """
         row = s.get(self._model, digest(code), with_for_update=True)
         if row is None or not belongs(row):
@@ -67,6 +66,14 @@ class SingleUse(Generic[Row]):
             raise Refused("used")
         if row.expires_at <= now:
             raise Refused("expired")
+        return row
+
+    def redeem(self, s: Session, code: str, now: datetime, *,
+               belongs: Callable[[Row], bool] = lambda row: True,
+               check: Callable[[Row], None] = lambda row: None) -> Row:
+        """The code's row, now marked used, or ``Refused``. ``check`` runs before the row is
+        marked, and may raise its own error."""
+        row = self.find(s, code, now, belongs=belongs)
         check(row)
         won = s.execute(update(self._mapper).where(self._key == row.id, self._used.is_(None))
                         .values({self._used: now})).rowcount  # type: ignore[attr-defined]

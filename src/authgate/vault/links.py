@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +15,9 @@ from authgate.store.single_use import Reason, Refused, SingleUse
 
 # Owners are chosen by the bot ("tg:12345", "default"); keep them printable and URL-safe-ish.
 # A leading underscore is reserved for authgate's own owners (e.g. the application token).
-OWNER_PATTERN = re.compile(r"^[A-Za-z0-9.:@+-][A-Za-z0-9._:@+-]{0,199}$")
+# Not "." or "..": an owner goes into URL paths (/api/v1/connections/hh/OWNER), where those are
+# path segments of their own.
+OWNER_PATTERN = re.compile(r"\A(?!\.+\Z)[A-Za-z0-9.:@+-][A-Za-z0-9._:@+-]{0,199}\Z")
 
 
 @dataclass(frozen=True)
@@ -23,12 +26,13 @@ class ConnectLink:
     provider: str
     owner: str
     expires_at: datetime
+    requested_by: str | None = None
 
 
 def check_owner(owner: str) -> str:
     if not OWNER_PATTERN.fullmatch(owner):
         raise InvalidRequest("owner must be 1-200 characters of letters, digits and . _ : @ + - "
-                             "(not starting with _)",
+                             "(not starting with _, not only dots)",
                              error="invalid_owner")
     return owner
 
@@ -45,25 +49,48 @@ class ConnectLinks:
     def __init__(self, db: sessionmaker[Session]) -> None:
         self._db = db
 
-    def create(self, provider: str, owner: str, *, now: datetime,
-               lifetime: timedelta) -> ConnectLink:
+    def create(self, provider: str, owner: str, *, now: datetime, lifetime: timedelta,
+               requested_by: str | None = None) -> ConnectLink:
         check_owner(owner)
         expires_at = now + lifetime
         with self._db.begin() as s:
             token = _LINKS.issue(s, lambda key: ConnectSession(
-                id=key, provider=provider, owner=owner, created_at=now, expires_at=expires_at))
-        return ConnectLink(token=token, provider=provider, owner=owner, expires_at=expires_at)
+                id=key, provider=provider, owner=owner, created_at=now, expires_at=expires_at,
+                requested_by=requested_by))
+        return ConnectLink(token=token, provider=provider, owner=owner, expires_at=expires_at,
+                           requested_by=requested_by)
+
+    def peek(self, token: str | None, provider: str, *, now: datetime) -> ConnectLink:
+        """The link, if it could be used now, without using it: for the confirmation page (a
+        link-preview bot that fetches it must not use it up)."""
+        with self._db() as s:
+            row = _refused_as_flow_error(lambda: _LINKS.find(
+                s, _present(token), now, belongs=lambda r: r.provider == provider))
+            return _link(row, token or "")
 
     def redeem(self, token: str | None, provider: str, *, now: datetime) -> ConnectLink:
         """Use a link once; returns who the connection will belong to."""
-        if not token:
-            raise FlowError("This connect link is incomplete. Ask for a new one.",
-                            error="missing_connect_session")
         with self._db.begin() as s:
-            try:
-                row = _LINKS.redeem(s, token, now, belongs=lambda r: r.provider == provider)
-            except Refused as refused:
-                message, error = _REFUSALS[refused.reason]
-                raise FlowError(message, error=error) from None
-            return ConnectLink(token=token, provider=row.provider, owner=row.owner,
-                               expires_at=row.expires_at)
+            row = _refused_as_flow_error(lambda: _LINKS.redeem(
+                s, _present(token), now, belongs=lambda r: r.provider == provider))
+            return _link(row, token or "")
+
+
+def _present(token: str | None) -> str:
+    if not token:
+        raise FlowError("This connect link is incomplete. Ask for a new one.",
+                        error="missing_connect_session")
+    return token
+
+
+def _refused_as_flow_error(find: Callable[[], ConnectSession]) -> ConnectSession:
+    try:
+        return find()
+    except Refused as refused:
+        message, error = _REFUSALS[refused.reason]
+        raise FlowError(message, error=error) from None
+
+
+def _link(row: ConnectSession, token: str) -> ConnectLink:
+    return ConnectLink(token=token, provider=row.provider, owner=row.owner,
+                       expires_at=row.expires_at, requested_by=row.requested_by)

@@ -24,13 +24,15 @@ from authgate.web.request_context import bearer, json_body, runtime_of
 _key_checks: SingleFlight[str, ApiKeyView] = SingleFlight()
 
 
-async def _authenticate(request: Request) -> None:
+async def _authenticate(request: Request) -> ApiKeyView:
     runtime = runtime_of(request)
     key = bearer(request)
-    if runtime.apikeys.cached(key) is None:
+    view = runtime.apikeys.cached(key)
+    if view is None:
         now = runtime.clock.now()
-        await _key_checks.run(digest(key or ""), lambda: anyio.to_thread.run_sync(
+        view = await _key_checks.run(digest(key or ""), lambda: anyio.to_thread.run_sync(
             lambda: runtime.apikeys.authenticate(key, now=now)))
+    return view
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -45,7 +47,7 @@ def connection_json(conn: ConnectionView) -> dict[str, Any]:
 
 
 async def create_connect_session(request: Request) -> Response:
-    await _authenticate(request)
+    key = await _authenticate(request)
     runtime = runtime_of(request)
     body = await json_body(request)
     provider, owner = body.get("provider"), body.get("owner")
@@ -55,7 +57,8 @@ async def create_connect_session(request: Request) -> Response:
     check_owner(owner)
     now = runtime.clock.now()
     link = await anyio.to_thread.run_sync(lambda: runtime.links.create(
-        provider, owner, now=now, lifetime=runtime.settings.vault.connect_link_lifetime))
+        provider, owner, now=now, lifetime=runtime.settings.vault.connect_link_lifetime,
+        requested_by=key.name))
     url = f"{runtime.settings.public_url}/connect/{provider}?session={link.token}"
     return JSONResponse({"url": url, "expires_at": iso(link.expires_at)}, status_code=201)
 

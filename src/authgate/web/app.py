@@ -32,7 +32,8 @@ from authgate.web.errors import (
     http_error_handler,
     unexpected_error_handler,
 )
-from authgate.web.middleware import SecurityHeaders
+from authgate.web.middleware import BodyLimit, SecurityHeaders
+from authgate.web.throttle import Throttles
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("authgate.web")
@@ -117,14 +118,19 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     app = Starlette(
         routes=_routes(runtime),
         middleware=[Middleware(AccessLog),
-                    Middleware(SecurityHeaders, hsts=runtime.settings.is_https)],
+                    Middleware(SecurityHeaders, hsts=runtime.settings.is_https),
+                    Middleware(BodyLimit, limit=runtime.settings.max_request_body)],
         exception_handlers={AuthgateError: authgate_error_handler,
                             HTTPException: http_error_handler,
                             Exception: unexpected_error_handler},
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    # Starlette's "/path/" -> "/path" redirect is absolute, built from the client's Host header:
+    # an address of the client's choosing in our Location. Without it such a path is a 404.
+    app.router.redirect_slashes = False
     app.state.secure_cookies = runtime.settings.is_https
+    app.state.throttles = Throttles()
     # X-Forwarded-For/-Proto are believed only from trusted_proxies (outermost, so every
     # route and the access log see the real client).
     proxied = ProxyHeadersMiddleware(cast(Any, app),

@@ -16,6 +16,7 @@ from authgate.flows import FlowRecord
 from authgate.protocol.rfc7636_pkce import new_pkce_pair
 from authgate.providers.base import Account, Provider
 from authgate.web.cookies import delete_cookie, set_cookie
+from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
 from authgate.web.i18n import negotiate, translate
 from authgate.web.pages import render
@@ -41,13 +42,35 @@ async def begin_connect(request: Request, provider: Provider, owner: str, *, kin
     return response
 
 
-async def start_connect(request: Request) -> Response:
+async def confirm_connect(request: Request) -> Response:
+    """A bot's link names who asked and for whom, and asks before anything happens: a GET
+    (the person opening it, or a chat's link-preview bot) never uses the link up."""
     runtime = runtime_of(request)
     provider = runtime.vault.provider(request.path_params["provider"])
+    token = request.query_params.get("session")
+    now = runtime.clock.now()
+    link = await anyio.to_thread.run_sync(lambda: runtime.links.peek(token, provider.name,
+                                                                     now=now))
+    lang = negotiate(request)
+    response = render(request, "connect_confirm.html", {
+        "provider": provider.display_name, "provider_name": provider.name,
+        "bot": link.requested_by or translate(lang, "connect.confirm.operator"),
+        "owner": link.owner, "session": token, "csrf": csrf_token(request)})
+    attach_csrf_cookie(request, response)
+    return response
+
+
+async def start_connect(request: Request) -> Response:
+    """The confirmation's button: the link is used now, and the browser goes to the provider."""
+    runtime = runtime_of(request)
+    provider = runtime.vault.provider(request.path_params["provider"])
+    form = await request.form()
+    verify_csrf(request, form)
+    token = form.get("session")
     now = runtime.clock.now()
     link = await anyio.to_thread.run_sync(lambda: runtime.links.redeem(
-        request.query_params.get("session"), provider.name, now=now))
-    return await begin_connect(request, provider, link.owner, kind=CONNECT_FLOW, status_code=302)
+        token if isinstance(token, str) else None, provider.name, now=now))
+    return await begin_connect(request, provider, link.owner, kind=CONNECT_FLOW, status_code=303)
 
 
 async def store_connection(request: Request, provider_name: str,
@@ -94,5 +117,6 @@ async def connected(request: Request) -> Response:
     return response
 
 
-routes = [Route("/connect/{provider}", start_connect),
+routes = [Route("/connect/{provider}", confirm_connect, methods=["GET"]),
+          Route("/connect/{provider}", start_connect, methods=["POST"]),
           Route("/connect/{provider}/done", connected)]

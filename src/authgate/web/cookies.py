@@ -17,6 +17,12 @@ def set_cookie(request: Request, response: Response, name: str, value: str, *,
                         secure=_secure(request))
 
 
+def host_cookie_name(request: Request, name: str) -> str:
+    """``__Host-name`` under https: browsers then accept the cookie only from this very host,
+    Secure, with path / and no Domain, so a sibling sub-domain or plain HTTP cannot plant it."""
+    return f"__Host-{name}" if _secure(request) else name
+
+
 def delete_cookie(request: Request, response: Response, name: str) -> None:
     response.delete_cookie(name, path="/", httponly=True, samesite="lax",
                            secure=_secure(request))

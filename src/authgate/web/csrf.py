@@ -1,16 +1,23 @@
-"""CSRF protection for every HTML form (sign-in page, console): a signed double-submit token.
+"""CSRF protection for every HTML form (sign-in page, console): a signed token bound to the
+browser's session.
 
-The browser holds a random value in the HttpOnly cookie ``authgate_csrf``; each form carries
-``HMAC(key, value)`` in the hidden field ``csrf_token``. A cross-site page can neither read the
-cookie nor compute the HMAC, so it cannot forge the field. The HMAC does *not* stop an attacker
-who can plant a cookie (from a sibling sub-domain or plain HTTP): they can plant a value together
-with the form token this site gave them for it. As a second line, a POST whose ``Origin`` (or,
-without it, ``Referer``) names another origin is refused outright ("null" and absent headers
-say nothing and are let through to the token check).
+The browser holds a random value in the HttpOnly cookie ``authgate_csrf`` (``__Host-authgate_csrf``
+under https, so that neither a sibling sub-domain nor a plain-HTTP page can set it); each form
+carries ``HMAC(key, binding, value)`` in the hidden field ``csrf_token``, where ``binding`` is the
+id of the session the browser is signed in with (from the session cookie), or "anonymous" before
+sign-in. A cross-site page can neither read the cookie nor compute the HMAC. An attacker who
+plants a cookie value together with the token this site gave *them* for it still fails on a
+signed-in victim: the token names the attacker's session (or none), not the victim's. Before
+sign-in the token is only as strong as the cookie: the ``__Host-`` prefix is what keeps it from
+being planted, so a deployment on plain http has no protection against login CSRF from a
+sibling sub-domain. As a second line, a POST whose ``Origin`` (or, without it, ``Referer``) names
+another origin is refused outright ("null" and absent headers say nothing and are let through to
+the token check).
 
 The key is 32 random bytes in ``data_dir/csrf.key`` (0600), loaded by the runtime and shared by
 every process on that data_dir, so a form rendered by one worker posts fine to another and
-survives a restart.
+survives a restart. A form rendered before a sign-in (or under another session) fails after it:
+the person reloads the page.
 
 Use in a route::
 
@@ -36,25 +43,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authgate.errors import Forbidden
-from authgate.web.cookies import set_cookie
+from authgate.web.cookies import host_cookie_name, set_cookie
 from authgate.web.request_context import runtime_of
+from authgate.web.signed_in import signed_in_claims
 
 CSRF_COOKIE = "authgate_csrf"
 CSRF_FIELD = "csrf_token"
 _STATE_ATTR = "authgate_new_csrf_cookie"
+_ANONYMOUS = "anonymous"
 
 
 def _key(request: Request) -> bytes:
     return runtime_of(request).csrf_key
 
 
-def _sign(key: bytes, value: str) -> str:
-    mac = hmac.new(key, b"authgate-csrf\x00" + value.encode(), hashlib.sha256).digest()
+def _binding(request: Request) -> str:
+    """The session this browser is signed in with (cookie only: forms never carry a Bearer)."""
+    claims = signed_in_claims(request, cookie_only=True)
+    return f"session:{claims.sid}" if claims is not None else _ANONYMOUS
+
+
+def _sign(key: bytes, binding: str, value: str) -> str:
+    message = b"authgate-csrf\x00" + binding.encode() + b"\x00" + value.encode()
+    mac = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 def _cookie_value(request: Request) -> str | None:
-    value = request.cookies.get(CSRF_COOKIE, "")
+    value = request.cookies.get(host_cookie_name(request, CSRF_COOKIE), "")
     return value if 32 <= len(value) <= 64 else None
 
 
@@ -64,13 +80,13 @@ def csrf_token(request: Request) -> str:
     if value is None:
         value = secrets.token_urlsafe(32)
         setattr(request.state, _STATE_ATTR, value)
-    return _sign(_key(request), value)
+    return _sign(_key(request), _binding(request), value)
 
 
 def attach_csrf_cookie(request: Request, response: Response) -> None:
     value = getattr(request.state, _STATE_ATTR, None)
     if value is not None:
-        set_cookie(request, response, CSRF_COOKIE, value)
+        set_cookie(request, response, host_cookie_name(request, CSRF_COOKIE), value)
 
 
 def _foreign_origin(request: Request) -> bool:
@@ -94,5 +110,5 @@ def verify_csrf(request: Request, form: Mapping[str, Any]) -> None:
     value = _cookie_value(request)
     sent = form.get(CSRF_FIELD)
     if value is None or not isinstance(sent, str) or not hmac.compare_digest(
-            sent.encode(), _sign(_key(request), value).encode()):
+            sent.encode(), _sign(_key(request), _binding(request), value).encode()):
         raise refused

@@ -23,6 +23,7 @@ from authgate.errors import (
     Unauthorized,
 )
 from authgate.web.i18n import CATALOG, negotiate, translate
+from authgate.web.middleware import BODY_TOO_LARGE
 from authgate.web.pages import render
 
 log = logging.getLogger("authgate.web")
@@ -45,6 +46,8 @@ JSON_PREFIXES = ("/api/", "/auth/me", "/auth/token", "/auth/verify", "/readyz")
 
 
 def status_of(exc: AuthgateError) -> int:
+    if exc.error == BODY_TOO_LARGE:
+        return 413
     for cls, status in STATUS:
         if isinstance(exc, cls):
             return status

@@ -1,9 +1,14 @@
-"""Pure-ASGI middleware: security headers on every answer of the gateway's pages and API."""
+"""Pure-ASGI middleware: security headers on every answer of the gateway's pages and API, and a
+limit on the request bodies it reads."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authgate.errors import InvalidRequest
+
+BODY_TOO_LARGE = "body_too_large"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -38,3 +43,36 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuse a request body longer than ``limit`` bytes (413, through the error handlers), by
+    its Content-Length or as it arrives: form and JSON parsing would otherwise keep it all."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        received = 0
+
+        def too_large() -> InvalidRequest:
+            return InvalidRequest(f"The request body is larger than {self.limit} bytes.",
+                                  error=BODY_TOO_LARGE)
+
+        async def limited() -> Message:
+            nonlocal received
+            if declared.isdigit() and int(declared) > self.limit:
+                raise too_large()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise too_large()
+            return message
+
+        await self.app(scope, limited, send)

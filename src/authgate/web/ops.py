@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from authgate.store.db import ping
-from authgate.web.request_context import runtime_of
+from authgate.web.request_context import runtime_of, trusted_peer
 
 
 async def healthz(request: Request) -> Response:
@@ -29,6 +30,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    if not trusted_peer(request):
+        raise HTTPException(404)  # as if there were none: nothing to learn from outside
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

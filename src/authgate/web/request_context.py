@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from starlette.requests import Request
@@ -34,3 +35,23 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def trusted_peer(request: Request) -> bool:
+    """Whether the request comes from one of trusted_proxies itself (e.g. Prometheus on this
+    machine), not from a client they forward: the proxy headers middleware has already put a
+    forwarded client's own address in ``request.client``."""
+    peer = client_ip(request)
+    if peer is None:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    for entry in runtime_of(request).settings.trusted_proxies:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue  # a host name: never equal to a peer address
+    return False

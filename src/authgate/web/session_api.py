@@ -49,14 +49,20 @@ async def token_exchange(request: Request) -> Response:
 
 
 def _header_value(value: str) -> str:
-    # Headers are Latin-1 on the wire; percent-encode the rare non-ASCII username or email.
-    return value if value.isascii() else quote(value, safe="@.+-_!#$&'*/=?^`{|}~")
+    # Headers are Latin-1 on the wire and end at a line break: percent-encode the rare username
+    # or email that is not printable ASCII (a CR/LF would otherwise drop the connection).
+    if value.isascii() and value.isprintable():
+        return value
+    return quote(value, safe="@.+-_!#$&'*/=?^`{|}~")
 
 
 async def verify(request: Request) -> Response:
-    """nginx ``auth_request``: answered from memory (see SessionService.verify)."""
+    """nginx ``auth_request``: answered from memory (see SessionService.verify), with a
+    revocation set never older than its interval (see signin/revocations.py)."""
+    signin = runtime_of(request).signin
+    await signin.revocations.refresh()
     try:
-        claims = runtime_of(request).signin.sessions.verify(session_token(request))
+        claims = signin.sessions.verify(session_token(request))
     except Unauthorized as exc:
         return _verify_unauthorized(request, exc)
     wanted = request.query_params.get("role")

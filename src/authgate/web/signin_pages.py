@@ -26,13 +26,14 @@ from authgate.web.errors import page_text, status_of, wants_json
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
 from authgate.web.i18n import CATALOG, negotiate, translate, translate_plural
 from authgate.web.pages import render
-from authgate.web.request_context import runtime_of
+from authgate.web.request_context import bearer, runtime_of
 from authgate.web.signed_in import (
     audit_client,
     next_url,
     signed_in_claims,
     signed_in_user,
 )
+from authgate.web.throttle import throttle
 
 # Where sign-out lands, and a sign-in without ?next= of someone who is not an administrator:
 # the sign-in page then says who is signed in, under its own heading.
@@ -55,10 +56,11 @@ def _error_text(request: Request, exc: AuthgateError) -> str:
     lang = negotiate(request)
     if not CATALOG.has("en", key):
         return page_text(lang, exc)
-    if isinstance(exc, RateLimited):
-        # Whole minutes, rounded up: "in 1 minute" rather than "in 0".
-        minutes = max(1, math.ceil(exc.retry_after / 60))
-        return translate(lang, key, minutes=translate_plural(lang, "login.minutes", minutes))
+    if isinstance(exc, RateLimited):  # say how long: seconds under two minutes, then minutes
+        seconds = max(1, int(exc.retry_after))
+        wait = (translate_plural(lang, "login.wait.seconds", seconds) if seconds < 120
+                else translate_plural(lang, "login.wait.minutes", math.ceil(seconds / 60)))
+        return translate(lang, key, wait=wait)
     return translate(lang, key)
 
 
@@ -91,6 +93,7 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     form = await request.form()
     verify_csrf(request, form)
+    throttle(request, "password_posts")
     next_to = next_url(request, str(form.get("next") or ""))
     username = str(form.get("username") or "").strip()[:150]
     password = str(form.get("password") or "")
@@ -121,6 +124,7 @@ def _login_hint(request: Request) -> str | None:
 
 async def oidc_start(request: Request) -> Response:
     runtime = runtime_of(request)
+    throttle(request, "flow_starts")
     name = request.path_params["provider"]
     oidc = runtime.signin.oidc
     conf = oidc.provider(name)
@@ -186,16 +190,29 @@ async def _redirect_after_signin(request: Request, sid: str, target: str) -> Res
 
 async def logout_page(request: Request) -> Response:
     found = await signed_in_user(request)
-    return render(request, "logout.html", {"current": found[0] if found else None})
+    response = render(request, "logout.html", {"current": found[0] if found else None,
+                                               "csrf": csrf_token(request)})
+    attach_csrf_cookie(request, response)
+    return response
+
+
+async def _check_logout_request(request: Request) -> None:
+    """Signing out is a state change like any other: a cross-site page must not do it. A
+    panel's script proves itself with its Bearer token (a header no other site can send
+    without a CORS preflight) or a same-origin ``Origin``; a form with its CSRF token."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin not in allowed_origins(request):
+        raise Forbidden("Sign-out must come from this site or a configured panel.",
+                        error="foreign_origin")
+    if bearer(request) is not None or origin in allowed_origins(request):
+        return
+    verify_csrf(request, await request.form())
 
 
 async def logout(request: Request) -> Response:
     runtime = runtime_of(request)
     signin = runtime.signin
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and origin not in allowed_origins(request):
-        raise Forbidden("Sign-out must come from this site or a configured panel.",
-                        error="foreign_origin")
+    await _check_logout_request(request)
     ended = EndedSession(None)
     claims = signed_in_claims(request)
     if claims is not None:

@@ -16,9 +16,11 @@ EN = {
     "login.lang.en": "English",
     "login.lang.ru": "Русский",
     "login.error.invalid_credentials": "The username or password is wrong.",
-    "login.error.too_many_attempts": "Too many failed attempts. Please try again in "
-                                     "{minutes}.",
-    "login.minutes": "{n} minute|{n} minutes",
+    "login.error.too_many_attempts": "Too many failed attempts. Please try again in {wait}.",
+    "login.error.busy": "The server is busy checking other sign-ins. Please try again in "
+                        "{wait}.",
+    "login.wait.seconds": "{n} second|{n} seconds",
+    "login.wait.minutes": "{n} minute|{n} minutes",
     "login.error.account_disabled": "This account is disabled. Ask an administrator.",
     "login.error.password_disabled": "Password sign-in is turned off here.",
     "logout.title": "Sign out",
@@ -41,8 +43,10 @@ RU = {
     "login.lang.ru": "Русский",
     "login.error.invalid_credentials": "Неверное имя пользователя или пароль.",
     "login.error.too_many_attempts": "Слишком много неудачных попыток. Попробуйте снова через "
-                                     "{minutes}.",
-    "login.minutes": "{n} минуту|{n} минуты|{n} минут",
+                                     "{wait}.",
+    "login.error.busy": "Сервер занят проверкой других входов. Попробуйте снова через {wait}.",
+    "login.wait.seconds": "{n} секунду|{n} секунды|{n} секунд",
+    "login.wait.minutes": "{n} минуту|{n} минуты|{n} минут",
     "login.error.account_disabled": "Эта учётная запись отключена. Обратитесь к администратору.",
     "login.error.password_disabled": "Вход по паролю здесь отключён.",
     "logout.title": "Выход",
