@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import NotFound, Unauthorized
-from authgate.secrets_util import digest, new_secret, same
+from authgate.secret_values import digest, equal_in_constant_time, new_secret
 from authgate.store.models import ApiKey
 
 PREFIX = "agk_"
@@ -92,7 +92,8 @@ class ApiKeys:
         hashed = digest(presented)
         with self._db() as s:
             row = s.scalar(select(ApiKey).where(ApiKey.key_hash == hashed))
-            if row is None or not same(row.key_hash, hashed) or row.revoked_at is not None:
+            if (row is None or not equal_in_constant_time(row.key_hash, hashed)
+                    or row.revoked_at is not None):
                 raise Unauthorized("the API key is not valid", error="invalid_api_key")
             view = _view(row)
         if now is not None and (view.last_used_at is None

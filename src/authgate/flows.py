@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import FlowError
 from authgate.keyring import Keyring
-from authgate.secrets_util import digest, same
+from authgate.secret_values import digest, equal_in_constant_time
 from authgate.store.models import AuthFlow
 from authgate.store.single_use import Reason, Refused, SingleUse
 
@@ -68,7 +68,7 @@ class FlowStore:
                             error="missing_state")
 
         def same_browser(row: AuthFlow) -> None:
-            if not binding or not same(row.binding_hash, digest(binding)):
+            if not binding or not equal_in_constant_time(row.binding_hash, digest(binding)):
                 raise FlowError("This sign-in was started in another browser. Please start "
                                 "again here.", error="state_browser_mismatch")
 

@@ -9,7 +9,7 @@ import pytest
 from authgate.errors import FlowError, InvalidRequest
 from authgate.flows import FLOW_LIFETIME, FlowStore
 from authgate.keyring import Keyring
-from authgate.secrets_util import digest
+from authgate.secret_values import digest
 from authgate.signin.handoff import HANDOFF_LIFETIME, HandoffCodes
 from authgate.store.db import make_engine, make_sessionmaker, migrate
 from authgate.store.models import AuthFlow, HandoffCode, Session, User

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from authgate.clock import Clock
 from authgate.errors import Unauthorized
 from authgate.keyring import Keyring, KeyringError
-from authgate.secrets_util import new_secret
+from authgate.secret_values import new_secret
 from authgate.signin.revocations import RevocationCache
 from authgate.signin.signing_keys import ALG, SigningKeys
 from authgate.signin.users import UserView, user_view

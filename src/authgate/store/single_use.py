@@ -15,7 +15,7 @@ from typing import Generic, Literal, Protocol, TypeVar
 from sqlalchemy import inspect, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from authgate.secrets_util import digest, new_secret
+from authgate.secret_values import digest, new_secret
 
 Reason = Literal["unknown", "used", "expired"]
 

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from authgate.apikeys import ApiKeyView
 from authgate.errors import InvalidRequest, NotFound
 from authgate.metrics import TOKENS_SERVED
-from authgate.secrets_util import digest
+from authgate.secret_values import digest
 from authgate.singleflight import SingleFlight
 from authgate.timefmt import iso
 from authgate.vault.connections import ConnectionView

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from authgate.secrets_util import new_secret
+from authgate.secret_values import new_secret
 from authgate.web.cookies import set_cookie
 
 FLOW_COOKIE = "authgate_flow"
