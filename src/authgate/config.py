@@ -101,6 +101,8 @@ class VaultSettings(_Section):
     refresh_jitter: Duration = timedelta(seconds=60)
     http_timeout: Duration = timedelta(seconds=15)
     connect_link_lifetime: Duration = timedelta(minutes=30)
+    # The owner `authgate token PROVIDER` means without --owner (empty: see the command's help).
+    default_owner: str = ""
 
 
 ProviderKind = Literal["oidc", "oauth2", "hh"]

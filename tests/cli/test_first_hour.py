@@ -12,9 +12,10 @@ from tests.harness import AUTHGATE, free_port, wait_http
 
 
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None,
-        ok: bool = True) -> subprocess.CompletedProcess[str]:
+        ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([*AUTHGATE, *args], capture_output=True, text=True, timeout=120,
-                            input=stdin, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
+                            input=stdin, cwd=cwd,
+                            env={**os.environ, "COLUMNS": "200", **(env or {})})
     if ok:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -112,6 +113,10 @@ def test_cli_help_version_and_the_token_owner_it_means(tmp_path: Path) -> None:
     assert "user:alice" in several.stderr and "tg:2" in several.stderr
     assert run("token", "hh", "--owner", "tg:2", "--config", str(config)).stdout.strip() == (
         "b" * 24)
+    # Or the configuration names the owner meant.
+    named = run("token", "hh", "--config", str(config), ok=False,
+                env={"AUTHGATE_VAULT__DEFAULT_OWNER": "tg:2"})
+    assert named.returncode == 0 and named.stdout.strip() == "b" * 24
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,6 @@ import time
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -37,17 +36,19 @@ TokenOwnerOption = Annotated[str | None, typer.Option(
 
 
 def default_owner(runtime: Runtime, provider: str) -> str:
-    """The owner ``token`` means without ``--owner``: "default" when it has a connection, else
-    the only owner there is; with several, a usage error that lists them."""
+    """The owner ``token`` means without ``--owner``: ``vault.default_owner`` when configured;
+    else "default" when it has a connection, else the only owner there is; with several, a
+    usage error that lists them."""
+    if runtime.settings.vault.default_owner:
+        return runtime.settings.vault.default_owner
     owners = [c.owner for c in runtime.vault.store.list_connections(provider)
               if c.owner != APPLICATION_OWNER]
     if EXPORT_OWNER in owners or not owners:
         return EXPORT_OWNER  # none at all: the vault's own "no connection" error says so
     if len(owners) == 1:
         return owners[0]
-    console.print(f"[red]usage[/red]: there are {len(owners)} {provider} connections; choose "
-                  f"one with --owner: {', '.join(escape(o) for o in owners)}",
-                  highlight=False, soft_wrap=True)
+    console.print(labelled("usage", f"there are {len(owners)} {provider} connections; choose "
+                                    f"one with --owner: {', '.join(owners)}"), soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 
