@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from authgate.cli import init_cmd, vault_cmd
-from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
+from authgate.cli.common import (
+    ConfigOption,
+    failures_exit,
+    load,
+    private_umask,
+    settings_clock,
+    shifted_clock,
+)
 from authgate.logs import configure_logging
 
 app = typer.Typer(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
@@ -33,8 +40,9 @@ def serve(config: ConfigOption = None) -> None:
     private_umask()
     settings = load(config)
     configure_logging(settings.log_format, settings.log_level)
+    clock = settings_clock(settings)
     with failures_exit():
-        runtime = Runtime.open(settings)
+        runtime = Runtime.open(settings, clock=clock)
     uvicorn.run(create_app(runtime), host=settings.listen_host, port=settings.listen_port,
                 access_log=False, log_config=None, proxy_headers=False, server_header=False,
                 timeout_graceful_shutdown=10)
@@ -54,8 +62,11 @@ def devidp(
     from authgate.devidp.cli import run_from_cli
 
     configure_logging()
+    address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    clock = shifted_clock(address)
     run_from_cli(host=host, port=port, access_lifetime=access_lifetime,
-                 state_file=state_file or None, gateway_url=gateway_url)
+                 state_file=state_file or None, gateway_url=gateway_url,
+                 clock=clock.timestamp if clock else None)
 
 
 def _register_optional() -> None:
