@@ -94,6 +94,7 @@ class HhControl:
             "live_tokens": live,
             "latency_ms": self.faults.latency_ms,
             "fault": {"mode": fault.mode, "remaining": fault.remaining} if fault else None,
+            "held": self.faults.holding,
         }
 
     def _account(self, data: dict[str, Any]) -> str:
@@ -117,6 +118,7 @@ class HhControl:
         count = int(_number(data, "count", 1))
         if mode is None or count == 0:
             self.faults.armed = None
+            self.faults.release()
             return {"mode": None, "count": 0}
         status = data.get("status")
         fault = Fault(
@@ -124,6 +126,7 @@ class HhControl:
             remaining=count,
             retry_after=int(_number(data, "retry_after", 1)),
             status=int(status) if isinstance(status, int) else None,
+            after=int(_number(data, "after", 0)),
         )
         try:
             self.faults.arm(fault)
