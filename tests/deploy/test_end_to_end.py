@@ -26,12 +26,19 @@ from authgate.deploy.nginx import (
     site_options_from_settings,
 )
 from tests.deploy.servers import Nginx, ThreadedServer, echo_app, nginx_binary
-from tests.harness import DevIdp, Gateway, assert_no_secrets, eventually, free_port
+from tests.harness import (
+    DevIdp,
+    Gateway,
+    assert_no_secrets,
+    eventually,
+    free_port,
+    skip_unless_installed,
+)
 from tests.signin.conftest import SESSION_COOKIE, dev_provider_config
 
 pytestmark = [
     pytest.mark.nginx,
-    pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed"),
+    skip_unless_installed(nginx_binary() is not None, "nginx"),
     # One stack per module: under --dist loadgroup its tests stay on one worker.
     pytest.mark.xdist_group("deploy_end_to_end"),
 ]

@@ -25,9 +25,9 @@ from authgate.deploy.nginx import (
 )
 from authgate.deploy.templating import DeployError
 from tests.deploy.servers import Nginx, StandInGateway, ThreadedServer, echo_app, nginx_binary
-from tests.harness import free_port
+from tests.harness import free_port, skip_unless_installed
 
-needs_nginx = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+needs_nginx = skip_unless_installed(nginx_binary() is not None, "nginx")
 pytestmark = [pytest.mark.nginx, needs_nginx]
 
 DOMAIN = "auth.test"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -17,10 +18,8 @@ LIMITS = 'max_failures = 3\nfailure_window = "10m"\n'
 def pw_stack(tmp_path_factory):
     from tests.signin.conftest import make_stack
 
-    made = make_stack(tmp_path_factory.mktemp("pw"), login=LIMITS)
-    yield made
-    made.gateway.stop()
-    made.devidp.stop()
+    with ExitStack() as cleanup:
+        yield make_stack(tmp_path_factory.mktemp("pw"), cleanup, login=LIMITS)
 
 
 def xff(ip: str) -> dict[str, str]:
