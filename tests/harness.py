@@ -474,6 +474,25 @@ class Gateway(Process):
 _CLI_LOCK = threading.Lock()
 
 
+@contextlib.contextmanager
+def _logging_kept() -> Iterator[None]:
+    """Put back the logging setup a command changes (``configure_logging`` binds a handler to the
+    runner's stderr, which is closed after the command)."""
+    import logging
+
+    names = ["", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access"]
+    saved = {name: (logging.getLogger(name), logging.getLogger(name).handlers[:],
+                    logging.getLogger(name).level, logging.getLogger(name).propagate,
+                    logging.getLogger(name).disabled) for name in names}
+    try:
+        yield
+    finally:
+        for logger, handlers, level, propagate, disabled in saved.values():
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate, logger.disabled = propagate, disabled
+
+
 def run_cli(args: list[str], *, env: dict[str, str] | None = None,
             input_text: str | None = None) -> subprocess.CompletedProcess[str]:
     """``authgate ARGS`` through Typer's test runner in this process: the same command code, its
@@ -502,7 +521,7 @@ def run_cli(args: list[str], *, env: dict[str, str] | None = None,
         return CliRunner().invoke(app, args, input=input_text, env=extra,
                                   catch_exceptions=True)
 
-    with _CLI_LOCK:
+    with _CLI_LOCK, _logging_kept():
         umask = os.umask(0o077)
         os.umask(umask)
         Runtime.open = classmethod(recording_open)  # type: ignore[method-assign, assignment]

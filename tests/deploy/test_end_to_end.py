@@ -290,7 +290,7 @@ def test_password_sign_in_through_nginx(site: Deployment) -> None:
 
 def test_doctor_sees_the_gateway_through_nginx(site: Deployment) -> None:
     site.gateway.env["COLUMNS"] = "400"  # one table row per line
-    result = site.gateway.cli("doctor", check=False)
+    result = site.gateway.cli_process("doctor", check=False)  # the real command, as run by hand
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout
     rows: dict[str, list[tuple[str, str]]] = {}
