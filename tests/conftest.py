@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.chromium import browser
-from tests.harness import bound, end_all_live
+from tests.harness import bound, end_all_live, stop_fork_server
 from tests.stacks import stack_factory
 
 __all__ = ["browser", "stack_factory"]
@@ -144,6 +144,7 @@ def _nothing_left_running() -> Iterator[None]:
     tests started must be gone by now. Whatever is not is ended, and the session fails."""
     yield
     registered = end_all_live()
+    stop_fork_server()
     others = leftover_processes()
     _kill(others)
     left = registered + [f"pid {pid}: {cmd}" for pid, cmd in others.items()]

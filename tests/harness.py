@@ -145,14 +145,24 @@ class Child:
 
     name = "process"
     stop_signal = signal.SIGTERM
-    proc: subprocess.Popen[Any] | None = None
+    proc: Any = None  # a subprocess.Popen, or a Forked
 
     def spawn(self, args: list[str], **popen: Any) -> subprocess.Popen[Any]:
         proc: subprocess.Popen[Any] = subprocess.Popen(args, start_new_session=True, **popen)
+        self._register(proc)
+        return proc
+
+    def fork_authgate(self, args: list[str], *, env: dict[str, str], log: Path, cwd: Path,
+                      stdout: Path | None = None) -> Any:
+        """``authgate ARGS`` in a new process forked from the preloaded fork server."""
+        proc = Forked(args, env, log, cwd, stdout)
+        self._register(proc)
+        return proc
+
+    def _register(self, proc: Any) -> None:
         self.proc = proc
         with _LIVE_LOCK:
             LIVE.add(self)
-        return proc
 
     @property
     def pid(self) -> int | None:
@@ -197,6 +207,73 @@ class Child:
         return f"{self.name} (pid {self.pid}): {args}"
 
 
+# -- authgate processes forked from a preloaded interpreter ---------------------------------------
+
+# ``python -m authgate.cli serve`` spends ~1.5 s of CPU importing before it serves (several
+# seconds of wall time on a crowded machine), and the tests start dozens of gateways. So they
+# are started through multiprocessing's fork server, which has imported authgate once: each
+# gateway is still a process of its own, in its own session and process group, running the CLI's
+# ``main()`` with its own arguments, environment, working directory and log file.
+_PRELOAD = ["authgate.cli.main", "authgate.web.app", "authgate.signin.wiring", "uvicorn",
+            "tests.launch"]
+_fork_context: Any = None
+
+
+def _forking() -> Any:
+    global _fork_context
+    if _fork_context is None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        _fork_context = context
+    return _fork_context
+
+
+def stop_fork_server() -> None:
+    """End the fork server and multiprocessing's resource tracker (helpers, not test servers)."""
+    if _fork_context is None:
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        with contextlib.suppress(Exception):
+            helper._stop()
+
+
+class Forked:
+    """The part of ``subprocess.Popen`` that ``Child`` uses, for a forked ``authgate`` run."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path,
+                 stdout: Path | None = None) -> None:
+        from tests.launch import run_authgate
+
+        self.args = ["authgate", *args]
+        self._process = _forking().Process(
+            target=run_authgate, args=(args, env, str(log), str(cwd),
+                                       str(stdout) if stdout else None), daemon=False)
+        self._process.start()
+        self.pid: int = self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        code: int | None = self._process.exitcode
+        return code
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+
 def end_all_live() -> list[str]:
     """End every registered process; returns what was still running (for the leak report)."""
     with _LIVE_LOCK:
@@ -208,16 +285,25 @@ def end_all_live() -> list[str]:
 
 
 class Process(Child):
-    """A server process that is ready when ``health_url`` answers."""
+    """A server process that is ready when ``health_url`` answers. An ``authgate`` command
+    (``args`` starting with ``AUTHGATE``) is forked from the preloaded fork server unless
+    ``exec_python`` asks for a whole new Python."""
 
     def __init__(self, args: list[str], log: Path, health_url: str,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, *, exec_python: bool = False) -> None:
         self.args, self.log, self.health_url = args, log, health_url
         self.env = {**os.environ, **(env or {})}
+        self.exec_python = exec_python
 
     def start(self) -> Process:
-        with self.log.open("ab") as handle:
-            proc = self.spawn(self.args, stdout=handle, stderr=subprocess.STDOUT, env=self.env)
+        authgate = self.args[:len(AUTHGATE)] == AUTHGATE
+        if authgate and not self.exec_python:
+            proc = self.fork_authgate(self.args[len(AUTHGATE):], env=self.env, log=self.log,
+                                      cwd=self.log.parent)
+        else:
+            with self.log.open("ab") as handle:
+                proc = self.spawn(self.args, stdout=handle, stderr=subprocess.STDOUT,
+                                  env=self.env)
         try:
             wait_http(self.health_url, process=proc, log=self.log)
         except BaseException:
@@ -400,7 +486,8 @@ class DevIdpProcess(Process):
         super().__init__(
             [*AUTHGATE, "devidp", "--port", str(self.port), "--gateway-url", gateway_url,
              "--access-lifetime", str(int(access_lifetime))],
-            tmp / "devidp.log", f"{self.url}/healthz", env=clock.env if clock else None)
+            tmp / "devidp.log", f"{self.url}/healthz", env=clock.env if clock else None,
+            exec_python=True)
 
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.url}/_devidp/{path}"
@@ -429,7 +516,8 @@ class Gateway(Process):
     name = "authgate serve"
 
     def __init__(self, tmp: Path, *, port: int | None = None, body: str = "",
-                 http_timeout: str = "2s", top: str = "", clock: ClockFile | None = None) -> None:
+                 http_timeout: str = "2s", top: str = "", clock: ClockFile | None = None,
+                 exec_python: bool = False) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp / "data"
@@ -440,7 +528,8 @@ class Gateway(Process):
             f'data_dir = "{self.data_dir}"\n{top}'
             f'[vault]\nhttp_timeout = "{http_timeout}"\nrefresh_jitter = "1s"\n' + body)
         super().__init__([*AUTHGATE, "serve", "--config", str(self.config)],
-                         tmp / "gateway.log", f"{self.url}/healthz", env=self.clock.env)
+                         tmp / "gateway.log", f"{self.url}/healthz", env=self.clock.env,
+                         exec_python=exec_python)
 
     def cli(self, *args: str, check: bool = True,
             input_text: str | None = None) -> subprocess.CompletedProcess[str]:

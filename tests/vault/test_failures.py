@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import httpx
 import pytest
 
-from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, bound, connect_hh
+from tests.harness import approve_hh, assert_no_secrets, connect_hh, run_cli
 
 
 @pytest.mark.parametrize("mode", ["500", "html", "badjson", "hang", "429"])
@@ -104,8 +102,8 @@ def test_bad_config_exits_2_naming_key_and_file(tmp_path):
     config.write_text('public_url = "http://127.0.0.1:1"\n[session]\nlifetime = "forever"\n'
                       "[providers.hh]\nkind = \"hh\"\nclient_id = \"x\"\nuser_agent = \"A/1 (a)\"\n"
                       "colour = \"blue\"\n")
-    result = subprocess.run([*AUTHGATE, "serve", "--config", str(config)], capture_output=True,
-                            text=True, timeout=bound(60))
+    result = run_cli(["serve", "--config", str(config)])  # (tests/test_clock.py runs serve's
+    # refusals as a real process)
     assert result.returncode == 2
     assert str(config) in result.stderr
     assert "session.lifetime" in result.stderr
