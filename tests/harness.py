@@ -446,7 +446,7 @@ class DevIdp:
             base_url=self.url, gateway_url=gateway_url, access_lifetime=access_lifetime,
             state_file=None, clock=clock.clock().timestamp if clock else None)
         self.server: ThreadServer | None = None
-        self._client = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
+        self._client = httpx.Client(base_url=self.url, timeout=bound(30), trust_env=False)
 
     def start(self) -> DevIdp:
         from authgate.devidp import create_devidp_app
@@ -516,13 +516,16 @@ class Gateway(Process):
     name = "authgate serve"
 
     def __init__(self, tmp: Path, *, port: int | None = None, body: str = "",
-                 http_timeout: str = "2s", top: str = "", clock: ClockFile | None = None,
+                 http_timeout: str | None = None, top: str = "", clock: ClockFile | None = None,
                  exec_python: bool = False) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp / "data"
         self.config = tmp / "authgate.toml"
         self.clock = clock or ClockFile(tmp / "clock")
+        # Short, so that a provider that hangs costs a test little; scaled, so that a crowded
+        # machine's slow answers are not taken for hangs.
+        http_timeout = http_timeout or f"{max(3, round(bound(3)))}s"
         self.config.write_text(
             f'public_url = "{self.url}"\nlisten = "127.0.0.1:{self.port}"\n'
             f'data_dir = "{self.data_dir}"\n{top}'
@@ -648,11 +651,11 @@ def approve_hh(client: httpx.Client, authorize_url: str, account: str) -> httpx.
 def connect_hh(gateway_url: str, api_key: str, owner: str,
                account: str = "10000001") -> httpx.Response:
     """The whole connect flow, as a bot and its user would run it; returns the final page."""
-    with httpx.Client(base_url=gateway_url, timeout=30,
+    with httpx.Client(base_url=gateway_url, timeout=bound(30),
                       headers={"Authorization": f"Bearer {api_key}"}) as api:
         link = api.post("/api/v1/connect-sessions", json={"provider": "hh", "owner": owner})
     assert link.status_code == 201, link.text
-    with httpx.Client(timeout=30) as browser:
+    with httpx.Client(timeout=bound(30)) as browser:
         start = browser.get(link.json()["url"])
         assert start.status_code == 302, start.text
         back = approve_hh(browser, start.headers["location"], account)

@@ -32,7 +32,7 @@ class Stack:
 
 
 def make_stack(tmp: Path, cleanup: ExitStack, *, access_lifetime: float = HH_LIFETIME,
-               extra: str = "", database_url: str = "", http_timeout: str = "2s",
+               extra: str = "", database_url: str = "", http_timeout: str | None = None,
                start_gateway: bool = True) -> Stack:
     """Start the pair (the gateway only prepared, with ``start_gateway=False``); ``cleanup``
     ends each part, whatever happens after it started."""
@@ -58,7 +58,7 @@ def stack_factory(tmp_path: Path) -> Iterator[object]:
         made: list[Stack] = []
 
         def factory(access_lifetime: float = HH_LIFETIME, extra: str = "",
-                    database_url: str = "", http_timeout: str = "2s",
+                    database_url: str = "", http_timeout: str | None = None,
                     start_gateway: bool = True) -> Stack:
             sub = tmp_path / f"stack{len(made)}"
             sub.mkdir()

@@ -24,7 +24,7 @@ import pytest
 
 from tests.chromium import CHROMIUM
 from tests.demo_harness import DemoProcess, free_base_port
-from tests.harness import in_ci
+from tests.harness import bound, in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).parent / "node" / "node_modules" / "axe-core" / "axe.min.js"
@@ -112,7 +112,7 @@ def tab_without_js(browser: Any, axe_source: str) -> Iterator[Tab]:
 def _tab(browser: Any, axe_source: str, *, java_script_enabled: bool) -> Iterator[Tab]:
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800},
                                   java_script_enabled=java_script_enabled)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(bound(15) * 1000)
     page = context.new_page()
     tab = Tab(page, axe_source)
     page.on("console", lambda m: tab.errors.append(f"console: {m.text}")

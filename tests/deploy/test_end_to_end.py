@@ -30,6 +30,7 @@ from tests.harness import (
     DevIdp,
     Gateway,
     assert_no_secrets,
+    bound,
     eventually,
     free_port,
     skip_unless_installed,
@@ -80,7 +81,7 @@ class Browser:
 
     def __init__(self, site: Deployment) -> None:
         self.site = site
-        self.client = httpx.Client(follow_redirects=False, timeout=10)
+        self.client = httpx.Client(follow_redirects=False, timeout=bound(10))
 
     def get(self, url: str, **kw: object) -> httpx.Response:
         return self.client.get(self.absolute(url), **kw)  # type: ignore[arg-type]
@@ -335,7 +336,7 @@ def test_no_code_state_or_session_in_any_log(site: Deployment) -> None:
 
 def test_login_burst_gets_429(site: Deployment) -> None:
     """Last: it spends the /login allowance of 127.0.0.1, which every browser here shares."""
-    with httpx.Client(base_url=site.url, timeout=10) as client:
+    with httpx.Client(base_url=site.url, timeout=bound(10)) as client:
         statuses = [client.get("/login").status_code for _ in range(20)]
         statuses += [client.post("/login", data={"username": "x", "password": "y"}).status_code
                      for _ in range(20)]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from authgate.devidp import DevIdpOptions, HhOptions
-from tests.harness import wait_until
+from tests.harness import bound, wait_until
 
 from .conftest import GOOD_UA, TLS, RunningDevIdp, pkce_pair
 
@@ -246,12 +246,12 @@ def test_spend_and_hold_after_some_requests(idp: RunningDevIdp) -> None:
     assert refresh(client, first["refresh_token"]).status_code == 200  # the one let through
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         held = pool.submit(refresh, httpx.Client(base_url=idp.base_url, headers={
-            "User-Agent": GOOD_UA}, timeout=30, verify=TLS), second["refresh_token"])
+            "User-Agent": GOOD_UA}, timeout=bound(30), verify=TLS), second["refresh_token"])
         stats = wait_until(lambda: (s := idp.control("/_devidp/hh/stats"))["held"] == 1 and s,
                            "the refresh being held")
         assert stats["refreshes_ok"] == 2 and not held.done()
         idp.control("/_devidp/hh/faults", {"mode": None})  # lets it go, as a lost answer
-        assert held.result(timeout=30).status_code == 502
+        assert held.result(timeout=bound(30)).status_code == 502
     assert idp.control("/_devidp/hh/stats")["held"] == 0
     assert_error(refresh(client, second["refresh_token"]), "invalid_grant",
                  "token has already been refreshed")

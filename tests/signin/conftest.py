@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import ClockFile, DevIdp, Gateway, Process, free_port
+from tests.harness import ClockFile, DevIdp, Gateway, Process, bound, free_port
 
 DEV_CLIENT_ID = "authgate-dev"
 DEV_CLIENT_SECRET = "dev-oidc-secret"
@@ -52,7 +52,7 @@ class Browser:
     seen: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(follow_redirects=False, timeout=30,
+        self.client = httpx.Client(follow_redirects=False, timeout=bound(30),
                                    event_hooks={"response": [self._record]})
 
     def _record(self, response: httpx.Response) -> None:

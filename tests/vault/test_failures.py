@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.harness import approve_hh, assert_no_secrets, connect_hh, run_cli
+from tests.harness import approve_hh, assert_no_secrets, bound, connect_hh, run_cli
 
 
 @pytest.mark.parametrize("mode", ["500", "html", "badjson", "hang", "429"])
@@ -17,7 +17,7 @@ def test_provider_faults_are_retried_and_nothing_is_lost(stack_factory, mode):
     stack.devidp.control("hh/faults", {"mode": mode, "count": 2, "retry_after": 1})
     stack.expire_tokens()
     answer = httpx.get(f"{stack.gateway.url}/api/v1/connections/hh/f/token",
-                       headers=stack.auth, timeout=60)
+                       headers=stack.auth, timeout=bound(60))
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
     me = httpx.get(f"{stack.devidp.url}/hh/me", headers={

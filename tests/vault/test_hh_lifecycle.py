@@ -9,7 +9,7 @@ import threading
 
 import httpx
 
-from tests.harness import assert_no_secrets, connect_hh
+from tests.harness import assert_no_secrets, bound, connect_hh
 
 
 def test_connect_token_expiry_refresh_without_rule_violations(stack_factory):
@@ -53,7 +53,7 @@ def test_fifty_concurrent_requests_at_expiry_share_one_refresh(stack_factory):
     connect_hh(stack.gateway.url, stack.api_key, owner="burst")
     url = f"{stack.gateway.url}/api/v1/connections/hh/burst/token"
     # One client shared by 50 threads: 50 connections ready before the moment of expiry.
-    client = httpx.Client(headers=stack.auth, timeout=30,
+    client = httpx.Client(headers=stack.auth, timeout=bound(30),
                           limits=httpx.Limits(max_connections=60))
     start = threading.Barrier(50)
 
@@ -80,7 +80,7 @@ def test_revoked_at_provider_needs_reauth_others_unaffected(stack_factory):
     connect_hh(stack.gateway.url, stack.api_key, owner="bob", account="10000002")
     stack.devidp.control("hh/revoke", {"account_id": "10000001"})
     stack.expire_tokens()  # the vault learns of the revocation when it next refreshes
-    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth, timeout=30)
+    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth, timeout=bound(30))
     alice = api.get("/api/v1/connections/hh/alice/token")
     assert alice.status_code == 409
     assert alice.json()["error"] == "needs_reauth"
