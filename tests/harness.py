@@ -461,6 +461,8 @@ class DevIdp:
                 self._client.post("/_devidp/hh/faults", json={"mode": None})
             self.server.stop()
             self.server = None
+        else:
+            self.sock.close()  # bound, never served
         self._client.close()
 
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
