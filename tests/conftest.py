@@ -64,6 +64,28 @@ def _patient_http_clients() -> None:
     default.connect = default.read = default.write = default.pool = patient
 
 
+# Modules that take longest, started first: with one module per worker at a time (--dist
+# loadscope), a long module picked up last would run alone at the end.
+_LONGEST_FIRST = ["tests/web/test_bad_input.py", "tests/vault/test_failures.py",
+                  "tests/cli/test_vault_cli.py", "tests/signin/test_password.py",
+                  "tests/deploy/test_end_to_end.py", "tests/vault/test_crash_recovery.py"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return _LONGEST_FIRST.index(path) if path in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module, and of the others, is kept
+    # pytest-timeout's limit (pyproject) is for an idle machine: scaled like every other bound.
+    timeout = config.getini("timeout")
+    if timeout:
+        scaled = pytest.mark.timeout(bound(float(timeout)))
+        for item in items:
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(scaled)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
