@@ -26,6 +26,7 @@ LEASE = 2 * HTTP_TIMEOUT + 5  # after which a claim is presumed dead (Vault.leas
 def test_kill_during_refresh_storm_loses_nothing(stack_factory):
     stack = stack_factory(http_timeout=f"{HTTP_TIMEOUT}s", start_gateway=False)
     seed_connections(stack, CONNECTIONS, expired=True)
+    stack.devidp.control("hh/config", {"hang_seconds": HTTP_TIMEOUT})  # held until released
     stack.devidp.control("hh/faults", {"mode": "spend_and_hold", "after": DONE,
                                        "count": CONNECTIONS})
     stack.gateway.start()  # the engine starts refreshing them all at once

@@ -169,6 +169,8 @@ class HhControl:
         for key in ("access_lifetime", "code_lifetime", "app_token_min_interval"):
             if key in data:
                 setattr(o, key, _number(data, key, 0))
+        if "hang_seconds" in data:  # how long "hang" and "spend_and_hold" keep a request
+            o.hang_seconds = self.faults.hang_seconds = _number(data, "hang_seconds", 0)
         if "auto_approve_account" in data:
             value = data["auto_approve_account"]
             o.auto_approve_account = None if value is None else str(value)
@@ -176,6 +178,7 @@ class HhControl:
             "access_lifetime": o.access_lifetime,
             "code_lifetime": o.code_lifetime,
             "app_token_min_interval": o.app_token_min_interval,
+            "hang_seconds": o.hang_seconds,
             "auto_approve_account": o.auto_approve_account,
         }
 
