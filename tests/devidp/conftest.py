@@ -90,7 +90,7 @@ def start_devidp(options: DevIdpOptions, clock: FakeClock) -> RunningDevIdp:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + bound(10)
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("devidp did not start")
