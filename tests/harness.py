@@ -249,9 +249,11 @@ class Forked:
         from tests.launch import run_authgate
 
         self.args = ["authgate", *args]
+        # daemon: should this process (a test worker) exit with it still running, multiprocessing
+        # terminates it rather than waiting for it.
         self._process = _forking().Process(
             target=run_authgate, args=(args, env, str(log), str(cwd),
-                                       str(stdout) if stdout else None), daemon=False)
+                                       str(stdout) if stdout else None), daemon=True)
         self._process.start()
         self.pid: int = self._process.pid
 
