@@ -288,14 +288,17 @@ def end_all_live() -> list[str]:
 
 class Process(Child):
     """A server process that is ready when ``health_url`` answers. An ``authgate`` command
-    (``args`` starting with ``AUTHGATE``) is forked from the preloaded fork server unless
-    ``exec_python`` asks for a whole new Python."""
+    (``args`` starting with ``AUTHGATE``) is forked from the preloaded fork server in a test
+    session, unless ``exec_python`` asks for a whole new Python (the default elsewhere: the
+    benchmarks measure processes started the ordinary way)."""
 
     def __init__(self, args: list[str], log: Path, health_url: str,
-                 env: dict[str, str] | None = None, *, exec_python: bool = False) -> None:
+                 env: dict[str, str] | None = None, *, exec_python: bool | None = None) -> None:
         self.args, self.log, self.health_url = args, log, health_url
         self.env = {**os.environ, **(env or {})}
-        self.exec_python = exec_python
+        # pytest sets PYTEST_VERSION for the whole session (workers included).
+        self.exec_python = (not os.environ.get("PYTEST_VERSION") if exec_python is None
+                            else exec_python)
 
     def start(self) -> Process:
         authgate = self.args[:len(AUTHGATE)] == AUTHGATE
@@ -499,6 +502,10 @@ class DevIdpProcess(Process):
         response.raise_for_status()
         return response.json()
 
+    def hh_stats(self) -> dict[str, int]:
+        stats: dict[str, int] = self.control("hh/stats")
+        return stats
+
 
 def hh_provider_config(devidp_url: str, **extra: str) -> str:
     lines = [
@@ -521,7 +528,7 @@ class Gateway(Process):
 
     def __init__(self, tmp: Path, *, port: int | None = None, body: str = "",
                  http_timeout: str | None = None, top: str = "", clock: ClockFile | None = None,
-                 exec_python: bool = False) -> None:
+                 exec_python: bool | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = tmp / "data"

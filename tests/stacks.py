@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import ClockFile, DevIdp, Gateway, free_port, hh_provider_config
+from tests.harness import (
+    ClockFile,
+    DevIdp,
+    DevIdpProcess,
+    Gateway,
+    free_port,
+    hh_provider_config,
+)
 
 # hh.ru's access tokens live 14 days; tests that want one to expire move the clock past this.
 HH_LIFETIME = 1209600
@@ -17,7 +24,7 @@ HH_LIFETIME = 1209600
 
 @dataclass
 class Stack:
-    devidp: DevIdp
+    devidp: DevIdp | DevIdpProcess
     gateway: Gateway
     api_key: str
     clock: ClockFile
@@ -33,13 +40,15 @@ class Stack:
 
 def make_stack(tmp: Path, cleanup: ExitStack, *, access_lifetime: float = HH_LIFETIME,
                extra: str = "", database_url: str = "", http_timeout: str | None = None,
-               start_gateway: bool = True) -> Stack:
-    """Start the pair (the gateway only prepared, with ``start_gateway=False``); ``cleanup``
-    ends each part, whatever happens after it started."""
+               start_gateway: bool = True, devidp_process: bool = False) -> Stack:
+    """Start the pair (the gateway only prepared, with ``start_gateway=False``; the devidp as a
+    process of its own with ``devidp_process``, as the benchmarks want); ``cleanup`` ends each
+    part, whatever happens after it started."""
     port = free_port()
     clock = ClockFile(tmp / "clock")
-    devidp = DevIdp(tmp, gateway_url=f"http://127.0.0.1:{port}",
-                    access_lifetime=access_lifetime, clock=clock)
+    devidp = (DevIdpProcess if devidp_process else DevIdp)(
+        tmp, gateway_url=f"http://127.0.0.1:{port}", access_lifetime=access_lifetime,
+        clock=clock)
     cleanup.callback(devidp.stop)
     devidp.start()
     top = f'database_url = "{database_url}"\n' if database_url else ""
