@@ -376,16 +376,27 @@ class ClockFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.offset = 0.0
+        self.frozen_at: float | None = None
         self._write()
 
     def advance(self, seconds: float) -> None:
-        self.offset += seconds
+        if self.frozen_at is not None:
+            self.frozen_at += seconds
+        else:
+            self.offset += seconds
+        self._write()
+
+    def freeze(self) -> None:
+        """Stop time where it is now (``advance`` still moves it), so that a test's own pace
+        cannot add seconds between two of its steps."""
+        self.frozen_at = time.time() + self.offset
         self._write()
 
     def _write(self) -> None:
         # Written aside and renamed over: a reader never sees half a number.
+        text = repr(self.offset) if self.frozen_at is None else f"@{self.frozen_at!r}"
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(repr(self.offset))
+        tmp.write_text(text)
         os.replace(tmp, self.path)
 
     @property

@@ -32,7 +32,13 @@ def test_the_offset_is_read_at_every_call(tmp_path: Path) -> None:
     assert 86400 - 60 < (clock.now() - datetime.now(UTC)).total_seconds() < 86400 + 60
     assert 86400 - 60 < clock.timestamp() - time.time() < 86400 + 60
     file.path.write_text("garbage")  # unreadable: the last good offset stays
-    assert clock.offset() == 86400
+    assert 86400 - 60 < clock.timestamp() - time.time() < 86400 + 60
+    file.freeze()
+    frozen = clock.now()
+    time.sleep(0.01)  # the one real wait here: to see that time no longer passes
+    assert clock.now() == frozen
+    file.advance(31)
+    assert (clock.now() - frozen).total_seconds() == 31
 
 
 def test_honoured_only_with_consent_and_on_loopback(tmp_path: Path) -> None:

@@ -56,28 +56,37 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class OffsetClock:
-    """The system clock plus an offset in seconds that a test writes to a file.
+    """The system clock plus an offset in seconds that a test writes to a file; or, when the
+    file says ``@SECONDS``, that moment (since the epoch), standing still.
 
     The file is read at every call, so a test moves time in a running gateway (and the devidp
-    next to it) by writing a bigger number; it writes a temporary file and renames it over, so a
-    reader never sees half a number. An unreadable file keeps the last offset.
+    next to it) by writing a new value; it writes a temporary file and renames it over, so a
+    reader never sees half a number. An unreadable file keeps the last value.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._offset = 0.0
+        # (offset, False), or (the frozen moment, True): one attribute, replaced whole, so that
+        # threads reading the clock never see half of a change.
+        self._last = (0.0, False)
 
-    def offset(self) -> float:
+    def _read(self) -> tuple[float, bool]:
         with contextlib.suppress(OSError, ValueError):
-            self._offset = float(self.path.read_text().strip() or 0)
-        return self._offset
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset())
+            text = self.path.read_text().strip()
+            frozen = text.startswith("@")
+            self._last = (float(text[1:] if frozen else text or 0), frozen)
+        return self._last
 
     def timestamp(self) -> float:
         """Seconds since the epoch (the devidp's kind of clock)."""
-        return time.time() + self.offset()
+        value, frozen = self._read()
+        return value if frozen else time.time() + value
+
+    def now(self) -> datetime:
+        value, frozen = self._read()
+        if frozen:
+            return datetime.fromtimestamp(value, UTC)
+        return datetime.now(UTC) + timedelta(seconds=value)
 
 
 class ShiftedClockRefused(Exception):

@@ -130,6 +130,7 @@ def test_provider_key_rotation_is_followed_within_the_refetch_limit(stack):
     """An unknown kid makes the gateway refetch the JWKS, but at most once per 30 s."""
     email = stack.person("rotation")
     browser = stack.browser()
+    stack.clock.freeze()  # however long the steps below take, no time passes for the gateway
     assert browser.oidc_signin(login_hint=email).status_code == 303  # JWKS fetched now
     jwks_before = stack.devidp.control("oidc/stats")["jwks_fetched"]
 
