@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,5 +55,6 @@ def rss_mib(pid: int) -> float:
 
 
 def stack(access_lifetime: float = 1209600, extra: str = "") -> Stack:
-    return make_stack(Path(tempfile.mkdtemp(prefix="authgate-bench-")),
-                      access_lifetime=access_lifetime, extra=extra)
+    """A devidp and a gateway, each a process of its own (the benchmark stops them)."""
+    return make_stack(Path(tempfile.mkdtemp(prefix="authgate-bench-")), ExitStack(),
+                      access_lifetime=access_lifetime, extra=extra, devidp_process=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -33,7 +34,7 @@ def cpu_per(stack: SigninStack, action: object, count: int) -> float:
 
 
 def main() -> None:
-    stack = make_stack(Path(tempfile.mkdtemp(prefix="authgate-bench-signin-")))
+    stack = make_stack(Path(tempfile.mkdtemp(prefix="authgate-bench-signin-")), ExitStack())
     try:
         stack.insert_user("bench", "bench password 123")
         browser = stack.browser()

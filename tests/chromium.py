@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.harness import bound, require_tool
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -19,10 +21,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; scripts/setup --test)")
-    from playwright.sync_api import sync_playwright
+    require_tool(CHROMIUM.exists(), f"{CHROMIUM} (Debian package chromium)")
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() gives up after 5 s by default: on a crowded machine a page may take longer.
+    expect.set_options(timeout=bound(15) * 1000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                               args=CHROMIUM_ARGS)

@@ -8,13 +8,13 @@ import random
 import re
 import signal
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.harness import AUTHGATE
+from tests.harness import Child, ClockFile, bound
 
 READY_LINE = "Press Ctrl+C to stop."
 
@@ -39,15 +39,26 @@ def free_base_port() -> int:
     raise RuntimeError("no three consecutive free ports found")
 
 
-@dataclass
-class DemoProcess:
+@dataclass(eq=False)
+class DemoProcess(Child):
+    """``authgate demo`` on three free ports; its time is ``clock``'s (a file in ``directory``'s
+    parent unless given), so a test moves it instead of waiting."""
+
     directory: Path
     base_port: int
     log: Path
     extra_args: list[str] = field(default_factory=list)
-    proc: subprocess.Popen[str] | None = None
+    clock: ClockFile | None = None
     output: list[str] = field(default_factory=list)
     _ready: threading.Event = field(default_factory=threading.Event)
+    _follower: threading.Thread | None = None
+
+    name = "authgate demo"
+    stop_signal = signal.SIGINT  # Ctrl+C, as a person stops it
+
+    def __post_init__(self) -> None:
+        if self.clock is None:
+            self.clock = ClockFile(self.log.with_suffix(".clock"))
 
     @property
     def gateway(self) -> str:
@@ -65,46 +76,69 @@ class DemoProcess:
     def text(self) -> str:
         return "".join(self.output)
 
-    def start(self, timeout: float = 30.0) -> DemoProcess:
-        args = [*AUTHGATE, "demo", "--dir", str(self.directory), "--port", str(self.base_port),
-                *self.extra_args]
-        # stderr (the log) to a file; stdout (the banner) through a pipe, read by a thread so
-        # that the demo never blocks on a full pipe.
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
-                                         env={**os.environ, "COLUMNS": "200"})
-        threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.05):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"demo exited with {self.proc.returncode}:\n{self.text}\n"
-                                   f"{self.log.read_text(errors='replace')[-3000:]}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"demo did not print its URLs in {timeout}s:\n{self.text}")
+    def start(self, idle_bound: float = 20.0) -> DemoProcess:
+        """Start it and wait (a bound scaled to the load) until it prints its URLs; a demo that
+        does not is killed before the error is raised."""
+        assert self.clock is not None
+        # Forked from the preloaded fork server (see tests.harness.Forked): stderr (the log) to
+        # one file, stdout (the banner) to another, followed by a thread.
+        banner = self.log.with_suffix(".out")
+        banner.write_text("")
+        proc = self.fork_authgate(
+            ["demo", "--dir", str(self.directory), "--port", str(self.base_port),
+             *self.extra_args],
+            env={**os.environ, **self.clock.env, "COLUMNS": "200"}, log=self.log,
+            cwd=self.log.parent, stdout=banner)
+        try:
+            self._follower = threading.Thread(target=self._follow, args=(proc, banner),
+                                              daemon=True)
+            self._follower.start()
+            limit = bound(idle_bound)
+            deadline = time.monotonic() + limit
+            while not self._ready.wait(0.05):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"demo exited with {proc.returncode}:\n{self.text}\n"
+                                       f"{self.log_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"demo did not print its URLs in {limit:.0f}s:\n"
+                                       f"{self.text}")
+        except BaseException:
+            self.kill()
+            raise
         return self
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-            if line.strip() == READY_LINE:
-                self._ready.set()
+    def _follow(self, proc: Any, banner: Path) -> None:
+        with banner.open(errors="replace") as lines:
+            partial = ""
+            while True:
+                ended = proc.poll() is not None
+                chunk = lines.readline()
+                if not chunk:
+                    if ended:
+                        return
+                    time.sleep(0.02)
+                    continue
+                partial += chunk
+                if not partial.endswith("\n"):
+                    continue
+                self.output.append(partial)
+                if partial.strip() == READY_LINE:
+                    self._ready.set()
+                partial = ""
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def admin_password(self) -> str | None:
         match = re.search(r"Admin account\s+admin / (\S+)", self.text)
         return match.group(1) if match else None
 
-    def interrupt(self, timeout: float = 10.0) -> int:
-        """Ctrl+C; returns the exit code (raises if it does not stop in time)."""
+    def interrupt(self, idle_bound: float = 10.0) -> int:
+        """Ctrl+C; returns the exit code (raises if it does not stop in the scaled time)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code: int = self.proc.wait(bound(idle_bound))
+        self.end()  # deregistered (and anything left of its group gone)
+        if self._follower is not None:
+            self._follower.join(bound(5))  # everything it printed is in ``text`` now
+        return code

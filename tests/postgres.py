@@ -5,18 +5,24 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from tests.harness import free_port
+from tests.harness import Child, bound, free_port, wait_until
 
 
 def pg_bin() -> str | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return os.path.dirname(found[-1]) if found else None
+
+
+class Postgres(Child):
+    name = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: does not wait for clients to go
 
 
 @contextmanager
@@ -28,26 +34,32 @@ def postgres_server() -> Iterator[str]:
     os.chmod(root, 0o755)
     data = os.path.join(root, "data")
     os.mkdir(data)
-    shutil.chown(data, "postgres", "postgres")
-    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*run_as, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "authgate"],
-                   check=True, capture_output=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [*run_as, f"{bindir}/postgres", "-D", data, "-k", data, "-p", str(port),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # PostgreSQL refuses to run as root: as root, run it as `postgres` (directly, no runuser in
+    # between, so that the process we end is the server itself).
+    as_user: dict[str, Any] = {}
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        as_user = {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": root}
+    server = Postgres()
     try:
-        for _ in range(200):
-            ready = subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
-                                   capture_output=True)
-            if ready.returncode == 0:
-                break
-            time.sleep(0.05)
+        subprocess.run([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "authgate"],
+                       check=True, capture_output=True, timeout=bound(60), **as_user)
+        port = free_port()
+        server.spawn([f"{bindir}/postgres", "-D", data, "-k", data, "-p", str(port),
+                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                      "-c", "max_connections=200"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **as_user)
+
+        def ready() -> bool:
+            assert server.running(), "postgres exited while starting"
+            return subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
+                                  capture_output=True).returncode == 0
+
+        wait_until(ready, "postgres accepting connections", idle_bound=20, interval=0.05)
         subprocess.run([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U",
-                        "authgate", "authgate"], check=True, capture_output=True)
+                        "authgate", "authgate"], check=True, capture_output=True,
+                       timeout=bound(30))
         yield f"postgresql://authgate@127.0.0.1:{port}/authgate"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.end()
         shutil.rmtree(root, ignore_errors=True)

@@ -5,8 +5,13 @@ Tests pass a ``FrozenClock`` and move it forward instead of sleeping.
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 
 class Clock(Protocol):
@@ -34,3 +39,77 @@ class FrozenClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+# -- a clock the test suite moves, for processes it started -----------------------------------
+
+# Not AUTHGATE_*: those are configuration keys, and an unknown one is a configuration error.
+TEST_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_CLOCK_FILE"
+TEST_CLOCK_CONSENT_ENV = "TESTONLY_AUTHGATE_CLOCK_CONSENT"
+TEST_CLOCK_CONSENT = "shift-time-for-tests"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class OffsetClock:
+    """The system clock plus an offset in seconds that a test writes to a file; or, when the
+    file says ``@SECONDS``, that moment (since the epoch), standing still.
+
+    The file is read at every call, so a test moves time in a running gateway (and the devidp
+    next to it) by writing a new value; it writes a temporary file and renames it over, so a
+    reader never sees half a number. An unreadable file keeps the last value.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # (offset, False), or (the frozen moment, True): one attribute, replaced whole, so that
+        # threads reading the clock never see half of a change.
+        self._last = (0.0, False)
+
+    def _read(self) -> tuple[float, bool]:
+        with contextlib.suppress(OSError, ValueError):
+            text = self.path.read_text().strip()
+            frozen = text.startswith("@")
+            self._last = (float(text[1:] if frozen else text or 0), frozen)
+        return self._last
+
+    def timestamp(self) -> float:
+        """Seconds since the epoch (the devidp's kind of clock)."""
+        value, frozen = self._read()
+        return value if frozen else time.time() + value
+
+    def now(self) -> datetime:
+        value, frozen = self._read()
+        if frozen:
+            return datetime.fromtimestamp(value, UTC)
+        return datetime.now(UTC) + timedelta(seconds=value)
+
+
+class ShiftedClockRefused(Exception):
+    """The test-only clock variables are set where they must not take effect."""
+
+
+def shifted_clock_from_environ(environ: Mapping[str, str], *urls: str) -> OffsetClock | None:
+    """The shifted clock a test asked for, or None when the variables are not set.
+
+    Production must never run with a shifted clock by accident, so the file variable alone is
+    refused, not ignored (``serve`` exits 2); it takes effect only together with the consent
+    variable set to the exact phrase, and only for a server on loopback (``urls``: the gateway's
+    ``public_url`` and listen address, or the devidp's address).
+    """
+    path = environ.get(TEST_CLOCK_FILE_ENV, "")
+    if not path:
+        return None
+    if environ.get(TEST_CLOCK_CONSENT_ENV, "") != TEST_CLOCK_CONSENT:
+        raise ShiftedClockRefused(
+            f"{TEST_CLOCK_FILE_ENV} is set: it shifts authgate's clock and is for the test suite "
+            f"only (it takes effect only with {TEST_CLOCK_CONSENT_ENV}={TEST_CLOCK_CONSENT}); "
+            "unset it")
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname not in _LOOPBACK_HOSTS:
+            raise ShiftedClockRefused(
+                f"{TEST_CLOCK_FILE_ENV} is set but {url} is not a loopback http:// address: the "
+                "test clock is refused outside tests; unset it")
+    if not Path(path).is_file():
+        raise ShiftedClockRefused(f"{TEST_CLOCK_FILE_ENV} names {path}, which is not a file")
+    return OffsetClock(Path(path))

@@ -11,11 +11,11 @@ import pytest
 
 from authgate.web.console.timefmt import relative, span
 from tests.demo_harness import DemoProcess
-from tests.harness import connect_hh
+from tests.harness import bound, connect_hh
 
 
 def _signed_in(demo: DemoProcess) -> httpx.Client:
-    client = httpx.Client(base_url=demo.gateway, timeout=10)
+    client = httpx.Client(base_url=demo.gateway, timeout=bound(10))
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, page.text
@@ -52,7 +52,7 @@ def test_console_forms_need_the_csrf_token(demo: DemoProcess) -> None:
 
 
 def test_console_wants_a_session(demo: DemoProcess) -> None:
-    with httpx.Client(base_url=demo.gateway, timeout=10) as client:
+    with httpx.Client(base_url=demo.gateway, timeout=bound(10)) as client:
         live = client.get("/console/connections.json")
         assert live.status_code == 401 and live.json()["error"] == "unauthorized"
         post = client.post("/console/connections/disconnect",

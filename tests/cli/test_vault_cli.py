@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import threading
-import time
 
 import httpx
+import pytest
 
-from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh, open_connect_link
+from tests.harness import (
+    AUTHGATE,
+    CliProcess,
+    approve_hh,
+    assert_no_secrets,
+    bound,
+    connect_hh,
+    open_connect_link,
+)
 
 
 def test_token_json_and_status(stack_factory):
-    stack = stack_factory()  # hh.ru's 14-day lifetime: nothing refreshes during the test
+    """What a shell script gets from $(authgate token hh) (a real process), and the rest."""
+    stack = stack_factory()  # hh.ru's 14-day lifetime, and the clock stands: nothing refreshes
     connect_hh(stack.gateway.url, stack.api_key, owner="default")
-    token = stack.gateway.cli("token", "hh").stdout
+    cli = stack.gateway.cli
+    token = stack.gateway.cli_process("token", "hh").stdout
     assert re.fullmatch(r"[A-Za-z0-9_-]{20,}\n", token), "only the token, for $(authgate token hh)"
-    record = json.loads(stack.gateway.cli("token", "hh", "--owner", "default", "--json").stdout)
+    record = json.loads(cli("token", "hh", "--owner", "default", "--json").stdout)
     assert record["access_token"] == token.strip() and record["expires_at"]
-    status = stack.gateway.cli("status").stdout
+    status = cli("status").stdout
     assert "hh" in status and "default" in status and "active" in status
-    missing = stack.gateway.cli("token", "hh", "--owner", "nobody", check=False)
+    missing = cli("token", "hh", "--owner", "nobody", check=False)
     assert missing.returncode == 1 and "not_found" in missing.stderr
     # Naming a provider that is not configured is a usage error, and says what there is.
     for command in ("token", "connect"):
@@ -33,12 +41,12 @@ def test_token_json_and_status(stack_factory):
 
 
 def test_refresh_due_without_a_server(stack_factory):
-    stack = stack_factory(access_lifetime=10)
+    stack = stack_factory()
     connect_hh(stack.gateway.url, stack.api_key, owner="default")
-    connected = time.monotonic()
     stack.gateway.stop()  # no engine: refresh --due must do the work
     before = stack.gateway.cli("token", "hh").stdout
-    time.sleep(max(0.0, 10.2 - (time.monotonic() - connected)))
+    assert "refreshed 0" in stack.gateway.cli("refresh", "--due").stdout  # nothing due yet
+    stack.expire_tokens()
     assert "refreshed 1" in stack.gateway.cli("refresh", "--due").stdout
     after = stack.gateway.cli("token", "hh").stdout
     assert after != before
@@ -46,27 +54,18 @@ def test_refresh_due_without_a_server(stack_factory):
 
 
 def test_connect_prints_a_link_and_waits(stack_factory):
+    """``authgate connect`` as a process: prints the link, returns once it was used."""
     stack = stack_factory()
-    proc = subprocess.Popen([*AUTHGATE, "connect", "hh", "--owner", "cli", "--config",
-                             str(stack.gateway.config)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    link = ""
-    deadline = time.monotonic() + 20
-    while not link and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "/connect/hh?session=" in line:
-            link = line.strip()
-
-    def user() -> None:
-        with httpx.Client() as browser:
-            start = open_connect_link(browser, link)
+    command = [*AUTHGATE, "connect", "hh", "--owner", "cli", "--config", str(stack.gateway.config)]
+    connect = CliProcess(command, env=stack.gateway.env)
+    with connect:
+        link = connect.read_line_containing("/connect/hh?session=")
+        with httpx.Client(timeout=bound(10)) as browser:
+            start = open_connect_link(browser, link.strip())
             back = approve_hh(browser, start.headers["location"], "10000002")
             browser.get(back.headers["location"])
-
-    threading.Thread(target=user).start()
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0
+        out = connect.finish()
+    assert connect.returncode == 0
     assert "connected" in out and "Anna Smirnova" in out
 
 
@@ -74,7 +73,7 @@ def test_client_library_and_httpx_auth(stack_factory):
     from authgate import Client
     from authgate.errors import NeedsReauth, NotFound
 
-    stack = stack_factory(access_lifetime=4)
+    stack = stack_factory()
     connect_hh(stack.gateway.url, stack.api_key, owner="tg:1")
     with Client(stack.gateway.url, stack.api_key) as client:
         token = client.token("hh", owner="tg:1")
@@ -82,17 +81,10 @@ def test_client_library_and_httpx_auth(stack_factory):
         api = httpx.Client(base_url=f"{stack.devidp.url}/hh", auth=client.auth("hh", "tg:1"),
                            headers={"HH-User-Agent": "T/1.0 (t@example.com)"})
         assert api.get("/me").json()["first_name"] == "Ivan"
-        try:
+        with pytest.raises(NotFound):
             client.token("hh", owner="nobody")
-        except NotFound:
-            pass
-        else:
-            raise AssertionError("expected NotFound")
         stack.devidp.control("hh/revoke", {"account_id": "10000001"})
-        time.sleep(4.2)  # the vault learns of the revocation when it next refreshes
-        try:
+        stack.expire_tokens()  # the vault learns of the revocation when it next refreshes
+        with pytest.raises(NeedsReauth) as refused:
             client.token("hh", owner="tg:1")
-        except NeedsReauth as exc:
-            assert "revoked" in exc.detail
-        else:
-            raise AssertionError("expected NeedsReauth")
+        assert "revoked" in refused.value.detail

@@ -11,21 +11,17 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.deploy.nginx import find_nginx, write_standalone_conf
-from tests.harness import free_port
+from tests.harness import Child, ThreadServer, bound_socket, wait_http
 
 
 def _describe(request: Request) -> dict[str, Any]:
@@ -76,33 +72,31 @@ class ThreadedServer:
     """uvicorn serving ``app`` on a free loopback port, in a daemon thread."""
 
     def __init__(self, app: Any) -> None:
-        self.port = free_port()
+        self._server = ThreadServer(bound_socket(), app)
+        self.port = int(self._server.sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def server(self) -> Any:
+        return self._server.server
 
     def start(self) -> ThreadedServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self._server.stop()
 
 
 def nginx_binary() -> str | None:
     return find_nginx()
 
 
-class Nginx:
+class Nginx(Child):
     """nginx in the foreground with a standalone config in ``workdir``."""
+
+    name = "nginx"
+    stop_signal = signal.SIGQUIT  # graceful: flushes logs
 
     def __init__(self, site: str, workdir: Path, port: int) -> None:
         self.workdir = workdir
@@ -110,35 +104,20 @@ class Nginx:
         self.url = f"http://127.0.0.1:{port}"
         (workdir / "tmp").mkdir(parents=True, exist_ok=True)
         self.conf = write_standalone_conf(site, workdir)
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Nginx:
         binary = nginx_binary()
         assert binary is not None
-        log = (self.workdir / "nginx.stdout").open("ab")
-        self.proc = subprocess.Popen([binary, "-c", str(self.conf), "-p", str(self.workdir)],
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("nginx exited:\n" + self.logs())
-            try:
-                httpx.get(f"{self.url}/_nginx_probe", timeout=1)
-                return self
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)  # graceful: flushes logs
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        with (self.workdir / "nginx.stdout").open("ab") as log:
+            proc = self.spawn([binary, "-c", str(self.conf), "-p", str(self.workdir)],
+                              stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_http(f"{self.url}/_nginx_probe", process=proc,
+                      log=self.workdir / "nginx.stdout", any_answer=True)
+        except BaseException:
+            self.kill()
+            raise
+        return self
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*"))

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from authgate.cli.deploy_cmd import deploy_app
 from tests.deploy.servers import nginx_binary
+from tests.harness import skip_unless_installed
 
 app = typer.Typer()
 app.add_typer(deploy_app, name="deploy")
@@ -46,7 +47,7 @@ def test_bad_values_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.nginx
-@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+@skip_unless_installed(nginx_binary() is not None, "nginx")
 @pytest.mark.parametrize("tls", ["terminated-upstream", "certbot", "none"])
 def test_nginx_check_writes_and_checks(tmp_path: Path, tls: str) -> None:
     out = tmp_path / "site.conf"

@@ -31,7 +31,7 @@ from authgate.store.db import (
 )
 from authgate.vault.connections import ConnectionStore
 from tests.deploy.servers import Nginx, ThreadedServer, nginx_binary
-from tests.harness import Gateway, free_port
+from tests.harness import Gateway, free_port, skip_unless_installed
 
 GATEWAY = "http://127.0.0.1:8000"  # the public_url the devidp has registered callbacks for
 
@@ -234,7 +234,7 @@ def test_cli_doctor_exits_1_on_failure(tmp_path: Path) -> None:
 
 
 @pytest.mark.nginx
-@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+@skip_unless_installed(nginx_binary() is not None, "nginx")
 @pytest.mark.parametrize("tls", ["none", "terminated-upstream"])
 def test_public_url_through_nginx_with_the_real_gateway(tmp_path: Path, tls: str) -> None:
     port = free_port()

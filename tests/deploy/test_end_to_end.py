@@ -26,12 +26,20 @@ from authgate.deploy.nginx import (
     site_options_from_settings,
 )
 from tests.deploy.servers import Nginx, ThreadedServer, echo_app, nginx_binary
-from tests.harness import DevIdp, Gateway, assert_no_secrets, eventually, free_port
+from tests.harness import (
+    DevIdp,
+    Gateway,
+    assert_no_secrets,
+    bound,
+    eventually,
+    free_port,
+    skip_unless_installed,
+)
 from tests.signin.conftest import SESSION_COOKIE, dev_provider_config
 
 pytestmark = [
     pytest.mark.nginx,
-    pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed"),
+    skip_unless_installed(nginx_binary() is not None, "nginx"),
     # One stack per module: under --dist loadgroup its tests stay on one worker.
     pytest.mark.xdist_group("deploy_end_to_end"),
 ]
@@ -73,7 +81,7 @@ class Browser:
 
     def __init__(self, site: Deployment) -> None:
         self.site = site
-        self.client = httpx.Client(follow_redirects=False, timeout=10)
+        self.client = httpx.Client(follow_redirects=False, timeout=bound(10))
 
     def get(self, url: str, **kw: object) -> httpx.Response:
         return self.client.get(self.absolute(url), **kw)  # type: ignore[arg-type]
@@ -282,7 +290,7 @@ def test_password_sign_in_through_nginx(site: Deployment) -> None:
 
 def test_doctor_sees_the_gateway_through_nginx(site: Deployment) -> None:
     site.gateway.env["COLUMNS"] = "400"  # one table row per line
-    result = site.gateway.cli("doctor", check=False)
+    result = site.gateway.cli_process("doctor", check=False)  # the real command, as run by hand
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout
     rows: dict[str, list[tuple[str, str]]] = {}
@@ -327,7 +335,7 @@ def test_no_code_state_or_session_in_any_log(site: Deployment) -> None:
 
 def test_login_burst_gets_429(site: Deployment) -> None:
     """Last: it spends the /login allowance of 127.0.0.1, which every browser here shares."""
-    with httpx.Client(base_url=site.url, timeout=10) as client:
+    with httpx.Client(base_url=site.url, timeout=bound(10)) as client:
         statuses = [client.get("/login").status_code for _ in range(20)]
         statuses += [client.post("/login", data={"username": "x", "password": "y"}).status_code
                      for _ in range(20)]

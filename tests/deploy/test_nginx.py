@@ -25,9 +25,9 @@ from authgate.deploy.nginx import (
 )
 from authgate.deploy.templating import DeployError
 from tests.deploy.servers import Nginx, StandInGateway, ThreadedServer, echo_app, nginx_binary
-from tests.harness import free_port
+from tests.harness import bound, free_port, skip_unless_installed
 
-needs_nginx = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+needs_nginx = skip_unless_installed(nginx_binary() is not None, "nginx")
 pytestmark = [pytest.mark.nginx, needs_nginx]
 
 DOMAIN = "auth.test"
@@ -68,7 +68,7 @@ class Site:
 
     def client(self, **headers: str) -> httpx.Client:
         return httpx.Client(base_url=self.nginx.url, headers={"Host": DOMAIN, **headers},
-                            follow_redirects=False, timeout=5)
+                            follow_redirects=False, timeout=bound(5))
 
 
 @pytest.fixture(scope="module", params=["terminated-upstream", "none"])

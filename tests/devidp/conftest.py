@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 
 from authgate.devidp import DevIdpOptions, create_devidp_app
+from tests.harness import bound
 
 GOOD_UA = "DevIdpTests/1.0 (tests@example.com)"
 # Plain http only; one shared TLS context spares each httpx.Client ~50 ms of certificate loading.
@@ -51,7 +52,7 @@ class RunningDevIdp:
         if not self.clients:
             headers = {"User-Agent": GOOD_UA}
             self.clients.append(
-                httpx.Client(base_url=self.base_url, headers=headers, timeout=5, verify=TLS)
+                httpx.Client(base_url=self.base_url, headers=headers, timeout=bound(5), verify=TLS)
             )
         return self.clients[0]
 
@@ -66,7 +67,7 @@ class RunningDevIdp:
             client.close()
         self.server.should_exit = True
         if wait:
-            self.thread.join(timeout=10)
+            self.thread.join(timeout=bound(10))
 
 
 def start_devidp(options: DevIdpOptions, clock: FakeClock) -> RunningDevIdp:
@@ -89,7 +90,7 @@ def start_devidp(options: DevIdpOptions, clock: FakeClock) -> RunningDevIdp:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + bound(10)
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("devidp did not start")
@@ -126,7 +127,7 @@ _stopping: list[threading.Thread] = []
 def _join_stopped_servers() -> Iterator[None]:
     yield
     for thread in _stopping:
-        thread.join(timeout=10)
+        thread.join(timeout=bound(10))
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from authgate.devidp import DevIdpOptions, HhOptions
+from tests.harness import bound, wait_until
 
 from .conftest import GOOD_UA, TLS, RunningDevIdp, pkce_pair
 
@@ -233,6 +235,26 @@ def test_hang_and_lost_response(make_devidp: Callable[..., RunningDevIdp]) -> No
         "invalid_grant",
         "token has already been refreshed",
     )
+
+
+def test_spend_and_hold_after_some_requests(idp: RunningDevIdp) -> None:
+    """What a client killed mid-refresh leaves behind: the token spent, the answer never had."""
+    client = idp.client()
+    first, second = connect(idp), connect(idp, "10000002")
+    idp.clock.advance(LIFETIME)
+    idp.control("/_devidp/hh/faults", {"mode": "spend_and_hold", "after": 1, "count": 1})
+    assert refresh(client, first["refresh_token"]).status_code == 200  # the one let through
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held = pool.submit(refresh, httpx.Client(base_url=idp.base_url, headers={
+            "User-Agent": GOOD_UA}, timeout=bound(30), verify=TLS), second["refresh_token"])
+        stats = wait_until(lambda: (s := idp.control("/_devidp/hh/stats"))["held"] == 1 and s,
+                           "the refresh being held")
+        assert stats["refreshes_ok"] == 2 and not held.done()
+        idp.control("/_devidp/hh/faults", {"mode": None})  # lets it go, as a lost answer
+        assert held.result(timeout=bound(30)).status_code == 502
+    assert idp.control("/_devidp/hh/stats")["held"] == 0
+    assert_error(refresh(client, second["refresh_token"]), "invalid_grant",
+                 "token has already been refreshed")
 
 
 def test_latency(idp: RunningDevIdp) -> None:

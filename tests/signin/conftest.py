@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import DevIdp, Gateway, Process, free_port
+from tests.harness import ClockFile, DevIdp, Gateway, Process, bound, free_port
 
 DEV_CLIENT_ID = "authgate-dev"
 DEV_CLIENT_SECRET = "dev-oidc-secret"
@@ -51,7 +52,7 @@ class Browser:
     seen: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(follow_redirects=False, timeout=30,
+        self.client = httpx.Client(follow_redirects=False, timeout=bound(30),
                                    event_hooks={"response": [self._record]})
 
     def _record(self, response: httpx.Response) -> None:
@@ -121,6 +122,7 @@ class SigninStack:
     devidp: DevIdp
     gateway: Gateway
     panel_origin: str
+    clock: ClockFile
 
     def browser(self) -> Browser:
         return Browser(self.gateway.url)
@@ -152,31 +154,37 @@ class SigninStack:
             runtime.engine.dispose()
 
 
-def make_stack(tmp: Path, *, extra: str = "", login: str = "") -> SigninStack:
+def make_stack(tmp: Path, cleanup: ExitStack, *, extra: str = "",
+               login: str = "") -> SigninStack:
+    """Start a devidp and a gateway sharing one clock; ``cleanup`` ends each of them, whatever
+    happens after it started."""
     port = free_port()
     panel_origin = f"http://127.0.0.1:{free_port()}"
-    devidp = DevIdp(tmp, gateway_url=f"http://127.0.0.1:{port}").start()
+    clock = ClockFile(tmp / "clock")
+    devidp = DevIdp(tmp, gateway_url=f"http://127.0.0.1:{port}", clock=clock)
+    cleanup.callback(devidp.stop)
+    devidp.start()
     body = (f'[login]\nallowed_redirects = ["{panel_origin}"]\n{login}\n'
             + dev_provider_config(devidp.url, end_session_method="post") + extra)
-    gateway = Gateway(tmp, port=port, body=body).start()
-    return SigninStack(devidp, gateway, panel_origin)
+    gateway = Gateway(tmp, port=port, body=body, clock=clock)
+    cleanup.callback(gateway.stop)
+    gateway.start()
+    return SigninStack(devidp, gateway, panel_origin, clock)
 
 
 @pytest.fixture
 def stack_factory(tmp_path: Path) -> Iterator[Any]:
-    made: list[SigninStack] = []
+    with ExitStack() as cleanup:
+        made: list[SigninStack] = []
 
-    def factory(extra: str = "", login: str = "") -> SigninStack:
-        sub = tmp_path / f"stack{len(made)}"
-        sub.mkdir()
-        stack = make_stack(sub, extra=extra, login=login)
-        made.append(stack)
-        return stack
+        def factory(extra: str = "", login: str = "") -> SigninStack:
+            sub = tmp_path / f"stack{len(made)}"
+            sub.mkdir()
+            stack = make_stack(sub, cleanup, extra=extra, login=login)
+            made.append(stack)
+            return stack
 
-    yield factory
-    for stack in made:
-        stack.gateway.stop()
-        stack.devidp.stop()
+        yield factory
 
 
 @pytest.fixture
@@ -190,10 +198,8 @@ def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigninSta
     """One devidp and gateway for a whole module, for tests that do not disturb each other
     (each uses its own people: see ``SigninStack.person``). Starting processes is the slow part
     of these tests."""
-    made = make_stack(tmp_path_factory.mktemp("signin"))
-    yield made
-    made.gateway.stop()
-    made.devidp.stop()
+    with ExitStack() as cleanup:
+        yield make_stack(tmp_path_factory.mktemp("signin"), cleanup)
 
 
 # -- panva/oidc-provider ------------------------------------------------------------------------
@@ -210,6 +216,8 @@ def ensure_node_modules() -> None:
 
 class OidcProvider(Process):
     """panva/oidc-provider (certified) under Node, configured by oidc_provider/server.mjs."""
+
+    name = "oidc-provider (node)"
 
     def __init__(self, tmp: Path, *, gateway_url: str) -> None:
         self.port = free_port()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.harness import bound
+
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 
@@ -16,6 +18,7 @@ def test_password_and_provider_signin_in_chromium(shared_stack, browser):
     stack.insert_user("chrome", "chrome password")
     gw = stack.gateway.url
     context = browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(bound(30) * 1000)
     try:
         page = context.new_page()
         page.goto(f"{gw}/login?next=/auth/me")
@@ -51,6 +54,7 @@ def test_password_and_provider_signin_in_chromium(shared_stack, browser):
 def test_sign_out_at_the_provider_goes_by_itself_with_javascript(shared_stack, browser):
     gw = shared_stack.gateway.url
     context = browser.new_context()
+    context.set_default_timeout(bound(30) * 1000)
     errors: list[str] = []
     try:
         page = context.new_page()

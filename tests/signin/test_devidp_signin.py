@@ -10,7 +10,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.harness import assert_no_secrets
+from tests.harness import assert_no_secrets, wait_until
 from tests.signin.conftest import SESSION_COOKIE, provider_logout_form
 
 
@@ -238,8 +238,13 @@ def test_session_jwt_verifies_with_the_published_jwks_and_survives_key_rotation(
     rotated = stack.gateway.cli("keys", "rotate").stdout
     # Kept ID tokens (for sign-out at the provider) move to the new encryption key as well.
     assert re.search(r"and [1-9]\d* sessions' ID tokens", rotated), rotated
-    jwks = httpx.get(f"{stack.gateway.url}/.well-known/jwks.json").json()
-    assert len(jwks["keys"]) == 2
+    # The running gateway reloads its keys with the revocation list, every second of real time
+    # (a monotonic interval): poll for it, within a bound that scales with the load.
+    def published() -> dict | None:
+        jwks = httpx.get(f"{stack.gateway.url}/.well-known/jwks.json").json()
+        return jwks if len(jwks["keys"]) == 2 else None
+
+    jwks = wait_until(published, "the gateway publishing the new signing key")
     # The running gateway picks the rotation up and keeps accepting the old session.
     assert browser.me().status_code == 200
     second = stack.browser()

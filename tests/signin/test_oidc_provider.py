@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.harness import Gateway, assert_no_secrets, free_port
+from tests.harness import Gateway, assert_no_secrets, free_port, skip_unless_installed
 from tests.signin.conftest import (
     Browser,
     OidcProvider,
@@ -18,7 +18,7 @@ from tests.signin.conftest import (
 )
 
 pytestmark = [pytest.mark.node,
-              pytest.mark.skipif(shutil.which("node") is None, reason="needs Node")]
+              skip_unless_installed(shutil.which("node") is not None, "Node")]
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,12 @@ def op_stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("op")
     port = free_port()
     gateway_url = f"http://127.0.0.1:{port}"
-    op = OidcProvider(tmp, gateway_url=gateway_url).start()
-    gateway = Gateway(tmp, port=port, body=op.provider_config()).start()
-    yield op, gateway
-    gateway.stop()
-    op.stop()
+    op = OidcProvider(tmp, gateway_url=gateway_url)
+    gateway = Gateway(tmp, port=port, body=op.provider_config())
+    with op, gateway:  # both end however the module's tests end, or a start fails
+        op.start()
+        gateway.start()
+        yield op, gateway
 
 
 def test_signin_with_a_certified_provider(op_stack):

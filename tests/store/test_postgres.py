@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from sqlalchemy import inspect
 
 from authgate.store.db import make_engine, migrate, schema_is_current
-from tests.harness import connect_hh
+from tests.harness import connect_hh, skip_unless_installed
 from tests.postgres import pg_bin, postgres_server
 
 pytestmark = [pytest.mark.postgres,
-              pytest.mark.skipif(pg_bin() is None, reason="PostgreSQL is not installed "
-                                 "(scripts/setup --test installs it)")]
+              skip_unless_installed(pg_bin() is not None, "PostgreSQL")]
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +31,11 @@ def test_migrations_create_every_table(pg_url):
 
 
 def test_vault_flows_on_postgres(stack_factory, pg_url):
-    stack = stack_factory(access_lifetime=2, extra="", database_url=pg_url)
+    stack = stack_factory(database_url=pg_url)
     connect_hh(stack.gateway.url, stack.api_key, owner="pg")
-    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth, timeout=30)
+    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth)
     first = api.get("/api/v1/connections/hh/pg/token").json()["access_token"]
-    time.sleep(2.5)
+    stack.expire_tokens()
     second = api.get("/api/v1/connections/hh/pg/token").json()["access_token"]
     assert first != second
     assert stack.devidp.hh_stats()["already_refreshed"] == 0

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import httpx
 import pytest
 
-from tests.harness import AUTHGATE, approve_hh, assert_no_secrets, connect_hh, open_connect_link
+from tests.harness import (
+    approve_hh,
+    assert_no_secrets,
+    bound,
+    connect_hh,
+    open_connect_link,
+    run_cli,
+)
 
 
 @pytest.mark.parametrize("mode", ["500", "html", "badjson", "hang", "429"])
 def test_provider_faults_are_retried_and_nothing_is_lost(stack_factory, mode):
-    stack = stack_factory(access_lifetime=2)
+    stack = stack_factory()
     connect_hh(stack.gateway.url, stack.api_key, owner="f")
-    time.sleep(2.2)
+    # Armed before the token expires, so whichever refreshes first (the engine or the request
+    # below) meets both faults.
     stack.devidp.control("hh/faults", {"mode": mode, "count": 2, "retry_after": 1})
+    stack.expire_tokens()
     answer = httpx.get(f"{stack.gateway.url}/api/v1/connections/hh/f/token",
-                       headers=stack.auth, timeout=60)
+                       headers=stack.auth, timeout=bound(60))
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
     me = httpx.get(f"{stack.devidp.url}/hh/me", headers={
         "Authorization": f"Bearer {token}", "HH-User-Agent": "T/1.0 (t@example.com)"})
     assert me.status_code == 200
     stats = stack.devidp.hh_stats()
+    assert stats["faults_injected"] == 2
     assert stats["already_refreshed"] == 0
     conn = httpx.get(f"{stack.gateway.url}/api/v1/connections", headers=stack.auth).json()[0]
     assert conn["status"] == "active"
@@ -101,8 +108,8 @@ def test_bad_config_exits_2_naming_key_and_file(tmp_path):
     config.write_text('public_url = "http://127.0.0.1:1"\n[session]\nlifetime = "forever"\n'
                       "[providers.hh]\nkind = \"hh\"\nclient_id = \"x\"\nuser_agent = \"A/1 (a)\"\n"
                       "colour = \"blue\"\n")
-    result = subprocess.run([*AUTHGATE, "serve", "--config", str(config)], capture_output=True,
-                            text=True, timeout=60)
+    result = run_cli(["serve", "--config", str(config)])  # (tests/test_clock.py runs serve's
+    # refusals as a real process)
     assert result.returncode == 2
     assert str(config) in result.stderr
     assert "session.lifetime" in result.stderr

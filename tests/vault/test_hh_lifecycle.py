@@ -6,15 +6,14 @@ import concurrent.futures
 import json
 import stat
 import threading
-import time
 
 import httpx
 
-from tests.harness import assert_no_secrets, connect_hh
+from tests.harness import assert_no_secrets, bound, connect_hh
 
 
 def test_connect_token_expiry_refresh_without_rule_violations(stack_factory):
-    stack = stack_factory(access_lifetime=3)
+    stack = stack_factory()
     page = connect_hh(stack.gateway.url, stack.api_key, owner="tg:12345")
     assert page.status_code == 200 and "Ivan Petrov" in page.text
 
@@ -27,7 +26,7 @@ def test_connect_token_expiry_refresh_without_rule_violations(stack_factory):
         "Authorization": f"Bearer {token1}", "HH-User-Agent": "T/1.0 (t@example.com)"})
     assert me.status_code == 200
 
-    time.sleep(4.5)  # past the 3 s lifetime: the engine or the request refreshes it
+    stack.expire_tokens()  # past the lifetime: the engine or the request refreshes it
     second = api.get("/api/v1/connections/hh/tg:12345/token")
     assert second.status_code == 200, second.text
     token2 = second.json()["access_token"]
@@ -50,11 +49,11 @@ def test_connect_token_expiry_refresh_without_rule_violations(stack_factory):
 
 
 def test_fifty_concurrent_requests_at_expiry_share_one_refresh(stack_factory):
-    stack = stack_factory(access_lifetime=3)
+    stack = stack_factory()
     connect_hh(stack.gateway.url, stack.api_key, owner="burst")
     url = f"{stack.gateway.url}/api/v1/connections/hh/burst/token"
     # One client shared by 50 threads: 50 connections ready before the moment of expiry.
-    client = httpx.Client(headers=stack.auth, timeout=30,
+    client = httpx.Client(headers=stack.auth, timeout=bound(30),
                           limits=httpx.Limits(max_connections=60))
     start = threading.Barrier(50)
 
@@ -64,7 +63,7 @@ def test_fifty_concurrent_requests_at_expiry_share_one_refresh(stack_factory):
 
     # Counted before expiry: whether the engine or the burst triggers it, exactly one refresh.
     before = stack.devidp.hh_stats()["refreshes_ok"]
-    time.sleep(3.05)
+    stack.expire_tokens()
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(at_expiry, range(50)))
     assert all(a.status_code == 200 for a in answers), {a.status_code for a in answers}
@@ -76,12 +75,12 @@ def test_fifty_concurrent_requests_at_expiry_share_one_refresh(stack_factory):
 
 
 def test_revoked_at_provider_needs_reauth_others_unaffected(stack_factory):
-    stack = stack_factory(access_lifetime=2)
+    stack = stack_factory()
     connect_hh(stack.gateway.url, stack.api_key, owner="alice", account="10000001")
     connect_hh(stack.gateway.url, stack.api_key, owner="bob", account="10000002")
     stack.devidp.control("hh/revoke", {"account_id": "10000001"})
-    time.sleep(2.5)
-    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth, timeout=30)
+    stack.expire_tokens()  # the vault learns of the revocation when it next refreshes
+    api = httpx.Client(base_url=stack.gateway.url, headers=stack.auth, timeout=bound(30))
     alice = api.get("/api/v1/connections/hh/alice/token")
     assert alice.status_code == 409
     assert alice.json()["error"] == "needs_reauth"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
-from tests.harness import approve_hh, assert_no_secrets, open_connect_link
+from tests.harness import approve_hh, assert_no_secrets, connect_hh, open_connect_link
 
 
 def test_callback_path_alias_and_urls_we_build_carry_no_secrets(stack_factory):
@@ -33,9 +35,19 @@ def test_health_readiness_and_metrics(stack_factory):
     assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
     assert httpx.get(f"{base}/readyz").json() == {"status": "ready", "database": "ok"}
     httpx.get(f"{base}/api/v1/connections", headers=stack.auth)
+    before = httpx.get(f"{base}/metrics").text
+    assert "authgate_http_request_seconds_bucket" in before
+    assert not re.search(r"^authgate_refreshes_total\{", before, re.M)  # none counted yet
+    # One refresh, counted by provider and outcome.
+    connect_hh(base, stack.api_key, owner="metrics")
+    stack.expire_tokens()
+    assert httpx.get(f"{base}/api/v1/connections/hh/metrics/token",
+                     headers=stack.auth).status_code == 200
     metrics = httpx.get(f"{base}/metrics").text
-    assert "authgate_http_request_seconds_bucket" in metrics
-    assert "authgate_refreshes_total" in metrics or "# TYPE authgate_refreshes" in metrics
+    counted = [line.rsplit(" ", 1) for line in metrics.splitlines()
+               if line.startswith("authgate_refreshes_total{")]
+    assert [(set(labels[len("authgate_refreshes_total{"):-1].split(",")), float(value))
+            for labels, value in counted] == [({'outcome="ok"', 'provider="hh"'}, 1.0)], metrics
     missing = httpx.get(f"{base}/no/such/page", headers={"Accept": "text/html"})
     assert missing.status_code == 404 and "<html" in missing.text
     headers = missing.headers

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from authgate.clock import OffsetClock, ShiftedClockRefused, shifted_clock_from_environ
 from authgate.config import Settings, load_settings
 from authgate.errors import AuthgateError, ConfigError
 from authgate.runtime import Runtime
@@ -88,13 +89,36 @@ def private_umask() -> None:
     os.umask(0o077)
 
 
+def shifted_clock(*urls: str) -> OffsetClock | None:
+    """The test suite's shifted clock, when its variables ask for one (see authgate.clock);
+    exits 2 when they are set where they must not take effect (production)."""
+    try:
+        clock = shifted_clock_from_environ(os.environ, *urls)
+    except ShiftedClockRefused as exc:
+        console.print(labelled("refused", exc), soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    if clock is not None:
+        console.print(labelled("test clock", f"time is shifted by the offset in {clock.path} "
+                               "(tests only)", "yellow"), soft_wrap=True)
+    return clock
+
+
+def settings_clock(settings: Settings) -> OffsetClock | None:
+    """``shifted_clock`` for the gateway of ``settings`` (its public URL and listen address)."""
+    host = settings.listen_host
+    listen = f"http://[{host}]:{settings.listen_port}" if ":" in host else (
+        f"http://{host}:{settings.listen_port}")
+    return shifted_clock(settings.public_url, listen)
+
+
 def open_runtime(config: Path | None) -> Runtime:
     """Settings, data directory, migrated database and keyring, for a command; exits 2 or 1
     with a readable line when that fails."""
     private_umask()
     settings = load(config)
+    clock = settings_clock(settings)
     with failures_exit():
-        return Runtime.open(settings)
+        return Runtime.open(settings, clock=clock)
 
 
 def run(fn: Callable[[], T]) -> T:

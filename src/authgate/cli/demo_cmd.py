@@ -21,6 +21,7 @@ from authgate.cli.common import (
     labelled,
     out,
     private_umask,
+    settings_clock,
 )
 
 PortOption = Annotated[int, typer.Option(
@@ -60,10 +61,15 @@ def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
     with failures_exit():
         # The demo's own file only: a stray AUTHGATE_* variable must not bend it.
         settings = load_settings(layout.write_config(), environ={})
-        runtime = Runtime.open(settings)
+    clock = settings_clock(settings)  # the test suite's, when asked for; else the system's
+    with failures_exit():
+        runtime = Runtime.open(settings, clock=clock)
         admin = ensure_admin(runtime, reset=reset_admin_password)
+    devidp_options = layout.devidp_options()
+    if clock is not None:
+        devidp_options.clock = clock.timestamp
     apps = [
-        Served("devidp", create_devidp_app(layout.devidp_options()), layout.devidp_port),
+        Served("devidp", create_devidp_app(devidp_options), layout.devidp_port),
         Served("gateway", create_app(runtime), layout.gateway_port),
         Served("panel", create_panel_app(gateway_url=layout.gateway_url,
                                          panel_url=layout.panel_url), layout.panel_port),

@@ -10,7 +10,7 @@ from typer.core import TyperOption
 
 from authgate import __version__
 from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
-from authgate.cli.common import command_group, failures_exit
+from authgate.cli.common import command_group, failures_exit, shifted_clock
 from authgate.logs import configure_logging
 
 app = command_group(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
@@ -70,8 +70,11 @@ def devidp(
     from authgate.devidp.cli import run_from_cli
 
     configure_logging()
+    address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    clock = shifted_clock(address)
     run_from_cli(host=host, port=port, access_lifetime=access_lifetime,
-                 state_file=state_file or None, gateway_url=gateway_url)
+                 state_file=state_file or None, gateway_url=gateway_url,
+                 clock=clock.timestamp if clock else None)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from authgate.cli.common import ConfigOption, failures_exit, load, private_umask
+from authgate.cli.common import ConfigOption, failures_exit, load, private_umask, settings_clock
 from authgate.config import CONFIG_ENV
 from authgate.logs import configure_logging
 
@@ -38,8 +38,9 @@ def worker_app() -> Any:
     private_umask()
     settings = load(None)
     configure_logging(settings.log_format, settings.log_level)
+    clock = settings_clock(settings)
     with failures_exit():
-        return create_app(Runtime.open(settings))
+        return create_app(Runtime.open(settings, clock=clock))
 
 
 def serve(config: ConfigOption = None, listen: ListenOption = None,
@@ -58,5 +59,6 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
         uvicorn.run(worker_app(), host=settings.listen_host, port=settings.listen_port,
                     **_UVICORN)
     else:
+        settings_clock(settings)  # a test clock where it must not take effect: exit 2 here
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers,
                     host=settings.listen_host, port=settings.listen_port, **_UVICORN)

@@ -94,6 +94,7 @@ class HhControl:
             "live_tokens": live,
             "latency_ms": self.faults.latency_ms,
             "fault": {"mode": fault.mode, "remaining": fault.remaining} if fault else None,
+            "held": self.faults.holding,
         }
 
     def _account(self, data: dict[str, Any]) -> str:
@@ -117,6 +118,7 @@ class HhControl:
         count = int(_number(data, "count", 1))
         if mode is None or count == 0:
             self.faults.armed = None
+            self.faults.release()
             return {"mode": None, "count": 0}
         status = data.get("status")
         fault = Fault(
@@ -124,6 +126,7 @@ class HhControl:
             remaining=count,
             retry_after=int(_number(data, "retry_after", 1)),
             status=int(status) if isinstance(status, int) else None,
+            after=int(_number(data, "after", 0)),
         )
         try:
             self.faults.arm(fault)
@@ -166,6 +169,8 @@ class HhControl:
         for key in ("access_lifetime", "code_lifetime", "app_token_min_interval"):
             if key in data:
                 setattr(o, key, _number(data, key, 0))
+        if "hang_seconds" in data:  # how long "hang" and "spend_and_hold" keep a request
+            o.hang_seconds = self.faults.hang_seconds = _number(data, "hang_seconds", 0)
         if "auto_approve_account" in data:
             value = data["auto_approve_account"]
             o.auto_approve_account = None if value is None else str(value)
@@ -173,6 +178,7 @@ class HhControl:
             "access_lifetime": o.access_lifetime,
             "code_lifetime": o.code_lifetime,
             "app_token_min_interval": o.app_token_min_interval,
+            "hang_seconds": o.hang_seconds,
             "auto_approve_account": o.auto_approve_account,
         }
 

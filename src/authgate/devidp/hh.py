@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from authgate.devidp.common import public_base, with_query
-from authgate.devidp.hh_faults import HhFaults
+from authgate.devidp.hh_faults import SPENDING_MODES, HhFaults
 from authgate.devidp.hh_model import HhError, HhGrant, HhModel
 from authgate.devidp.options import HhOptions
 from authgate.devidp.pages import error_page, render
@@ -175,7 +175,7 @@ class HhEndpoints:
         try:
             await self.faults.delay()
             fault = self.faults.take()
-            if fault is not None and fault.mode != "lost_response":
+            if fault is not None and fault.mode not in SPENDING_MODES:
                 stats["faults_injected"] += 1
                 return await self.faults.respond(fault)
             problem = user_agent_problem(request)
@@ -189,7 +189,7 @@ class HhEndpoints:
             except HhError as err:
                 log.info("hh: token request refused: %s / %s", err.error, err.description)
                 return token_error(err)
-            if fault is not None:  # lost_response: the grant is spent, the client never learns
+            if fault is not None:  # the grant is spent and the client never learns
                 stats["faults_injected"] += 1
                 return await self.faults.respond(fault)
             return JSONResponse(answer, headers={"Cache-Control": "no-store"})

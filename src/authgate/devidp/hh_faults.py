@@ -8,12 +8,16 @@ these for the next N requests and watch what the client does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-# "lost_response" is handled by the endpoint: the request is processed, then the answer is lost.
-FAULT_MODES = ("500", "html", "badjson", "hang", "429", "lost_response")
+# "lost_response" and "spend_and_hold" are handled by the endpoint: the request is processed,
+# then the answer is lost (at once, or after being held until the test releases it: a client
+# killed while it waits has spent the grant and never learns the new tokens).
+FAULT_MODES = ("500", "html", "badjson", "hang", "429", "lost_response", "spend_and_hold")
+SPENDING_MODES = ("lost_response", "spend_and_hold")
 
 _HTML_ERROR = (
     "<html><head><title>502 Bad Gateway</title></head>"
@@ -27,6 +31,7 @@ class Fault:
     remaining: int
     retry_after: int = 1
     status: int | None = None  # overrides the mode's usual status code
+    after: int = 0  # requests that pass untouched before the fault starts
 
 
 class HhFaults:
@@ -34,6 +39,8 @@ class HhFaults:
         self.hang_seconds = hang_seconds
         self.latency_ms = 0.0
         self.armed: Fault | None = None
+        self.holding = 0  # answers held right now ("spend_and_hold")
+        self._release: asyncio.Event | None = None
 
     def arm(self, fault: Fault) -> None:
         if fault.mode not in FAULT_MODES:
@@ -45,6 +52,9 @@ class HhFaults:
         fault = self.armed
         if fault is None:
             return None
+        if fault.after > 0:
+            fault.after -= 1
+            return None
         fault.remaining -= 1
         if fault.remaining <= 0:
             self.armed = None
@@ -53,6 +63,13 @@ class HhFaults:
     def clear(self) -> None:
         self.armed = None
         self.latency_ms = 0.0
+        self.release()
+
+    def release(self) -> None:
+        """Let every held answer go (as a lost one)."""
+        if self._release is not None:
+            self._release.set()
+            self._release = None
 
     async def delay(self) -> None:
         if self.latency_ms > 0:
@@ -63,6 +80,15 @@ class HhFaults:
         if fault.mode == "hang":
             await asyncio.sleep(self.hang_seconds)
             return PlainTextResponse("Gateway Timeout", status_code=fault.status or 504)
+        if fault.mode == "spend_and_hold":
+            if self._release is None:
+                self._release = asyncio.Event()
+            self.holding += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._release.wait(), self.hang_seconds)
+            finally:
+                self.holding -= 1
         if fault.mode == "429":
             return JSONResponse(
                 {"errors": [{"type": "too_many_requests"}]},
@@ -76,6 +102,6 @@ class HhFaults:
                 status_code=fault.status or 200,
                 media_type="application/json",
             )
-        if fault.mode in ("html", "lost_response"):
+        if fault.mode in ("html", *SPENDING_MODES):
             return HTMLResponse(_HTML_ERROR, status_code=fault.status or 502)
         return PlainTextResponse("Internal Server Error", status_code=fault.status or 500)

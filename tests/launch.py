@@ -1,0 +1,85 @@
+"""The child side of ``tests.harness.Forked``: turn a freshly forked copy of the preloaded fork
+server into an ``authgate ARGS`` process. Kept apart (and small) so that the fork server can
+import it without pytest.
+
+Importing this module (the fork server does, once) also warms the interpreter up: it opens a
+throwaway runtime and builds the web app once, so that the modules a gateway imports lazily are
+loaded already, and it shares one TLS context between the gateways' HTTP clients (all test
+traffic is plain HTTP on loopback; loading the CA bundle costs ~0.15 s of CPU per process). Each
+gateway then does its own work only: its own settings, database, migrations, keys and app.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def run_authgate(args: list[str], env: dict[str, str], log: str, cwd: str,
+                 stdout: str | None = None) -> None:
+    """``authgate ARGS``: stderr (and stdout, unless ``stdout`` names a file of its own)
+    appended to ``log``."""
+    os.setsid()  # a session and process group of its own, ended as one
+    for path, targets in ((log, (2,) if stdout else (1, 2)), (stdout, (1,))):
+        if path is None:
+            continue
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        for target in targets:
+            os.dup2(fd, target)
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.argv = ["authgate", *args]
+    from authgate.cli.main import main
+
+    main()
+
+
+def _share_one_tls_context() -> None:
+    import httpx._transports.default as transports
+
+    original = transports.create_ssl_context
+
+    @functools.cache
+    def default_context() -> object:
+        return original()
+
+    def create_ssl_context(verify: object = True, cert: object = None,
+                           trust_env: bool = True) -> object:
+        if verify is True and cert is None and trust_env:
+            return default_context()
+        return original(verify=verify, cert=cert, trust_env=trust_env)
+
+    transports.create_ssl_context = create_ssl_context  # type: ignore[assignment]
+    default_context()
+
+
+def _warm_up() -> None:
+    from authgate.config import load_settings
+    from authgate.runtime import Runtime
+    from authgate.signin.wiring import signin_services
+    from authgate.web.app import create_app
+
+    root = Path(tempfile.mkdtemp(prefix="authgate-warm-"))
+    try:
+        config = root / "authgate.toml"
+        config.write_text(f'public_url = "http://127.0.0.1:1"\ndata_dir = "{root / "data"}"\n')
+        runtime = Runtime.open(load_settings(config, environ={}))
+        signin_services(runtime)
+        create_app(runtime)
+        runtime.engine.dispose()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if os.environ.get("AUTHGATE_TESTS_NO_WARM_UP") is None and "pytest" not in sys.modules:
+    try:
+        _share_one_tls_context()
+        _warm_up()
+    except Exception:  # only a speed-up: a gateway imports what it lacks itself
+        pass
