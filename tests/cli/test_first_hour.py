@@ -60,7 +60,7 @@ def test_serve_takes_listen_and_workers(tmp_path: Path) -> None:
                                  f"127.0.0.1:{port}", "--workers", "2"],
                                 stdout=handle, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, process=proc, log=log)  # type: ignore[arg-type]
+        wait_http(f"http://127.0.0.1:{port}/healthz", idle_bound=60, process=proc, log=log)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -171,8 +171,9 @@ def test_the_demo_banner_offers_a_command_that_works(tmp_path: Path, monkeypatch
         text = demo.text
         offered = re.search(r"Other commands:\s+(.+ status --config \S+)", text)
         assert offered, text
+        # Run where the demo was started, as its user would (the path may be relative).
         done = subprocess.run(shlex.split(offered.group(1)), capture_output=True, text=True,
-                              timeout=60)
+                              timeout=60, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert "Connections" in done.stdout
         # Every address starts in the same column, "Identity provider" included.

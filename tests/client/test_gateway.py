@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import anyio
@@ -27,10 +27,8 @@ BURST = 20
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    made = make_stack(tmp_path_factory.mktemp("client"), access_lifetime=1209600)
-    yield made
-    made.gateway.stop()
-    made.devidp.stop()
+    with ExitStack() as cleanup:
+        yield make_stack(tmp_path_factory.mktemp("client"), cleanup)
 
 
 class CountingTransport(httpx.HTTPTransport):
@@ -113,11 +111,11 @@ def test_a_burst_refused_by_hh_asks_the_vault_once(stack: Stack):
 
 
 def test_needs_reauth_and_the_other_refusals_are_typed(stack_factory, tmp_path: Path):
-    short: Stack = stack_factory(access_lifetime=2)
+    short: Stack = stack_factory()
     gw = short.gateway.url
     connect_hh(gw, short.api_key, owner="alice", account="10000001")
     short.devidp.control("hh/revoke", {"account_id": "10000001"})
-    time.sleep(2.5)  # the access token expires; the vault's refresh then meets the revocation
+    short.expire_tokens()  # the vault's refresh then meets the revocation
 
     with Client(gw, short.api_key) as vault:
         with pytest.raises(NeedsReauth) as caught:

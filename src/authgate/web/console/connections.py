@@ -38,9 +38,11 @@ CONSOLE_CONNECT_FLOW = "console"
 
 
 def html_pattern(pattern: str) -> str:
-    """A Python regex as an HTML ``pattern``: anchors dropped (the browser adds them) and a
-    class's last ``-`` escaped, as browsers compile it with JavaScript's ``v`` flag."""
-    return pattern.removeprefix("^").removesuffix("$").replace("-]", "\\-]")
+    """A Python regex as an HTML ``pattern``: the outer anchors dropped (the browser adds
+    them), Python's ``\\A``/``\\Z`` inside written ``^``/``$``, and a class's last ``-``
+    escaped, as browsers compile it with JavaScript's ``v`` flag."""
+    inner = pattern.removeprefix("\\A").removeprefix("^").removesuffix("\\Z").removesuffix("$")
+    return inner.replace("\\A", "^").replace("\\Z", "$").replace("-]", "\\-]")
 
 
 def _visible(user: ConsoleUser, conn: ConnectionView) -> bool:
