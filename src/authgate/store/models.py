@@ -200,3 +200,5 @@ class HandoffCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # The panel origin the code was made for: POST /auth/token must come with this Origin.
+    origin: Mapped[str | None] = mapped_column(String(255))

@@ -38,8 +38,9 @@ async def token_exchange(request: Request) -> Response:
     else:
         code = (await request.form()).get("code")
     now = runtime.clock.now()
-    sid = await anyio.to_thread.run_sync(runtime.signin.handoff.redeem,
-                                         code if isinstance(code, str) else None, now)
+    origin = request.headers.get("origin")
+    sid = await anyio.to_thread.run_sync(lambda: runtime.signin.handoff.redeem(
+        code if isinstance(code, str) else None, now, origin=origin))
     issued = await anyio.to_thread.run_sync(runtime.signin.sessions.reissue, sid)
     # username and role too: what the seed's front-end read from its URL, now from a body.
     return JSONResponse({"access_token": issued.token, "token_type": "Bearer",
