@@ -3,6 +3,10 @@
 Keys carry 256 bits of randomness, so a fast hash is the right tool (a password hash would only
 slow every API call); the lookup by hash leaks nothing an attacker can use, and the final
 comparison is constant-time anyway.
+
+A key may be scoped: to the owners that start with a prefix (a bot serving Telegram chats gets
+``tg:``), and to reading (list connections, read tokens; no connect links, no disconnecting).
+Outside its prefix a connection is as absent to the key as one that does not exist.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from authgate.errors import NotFound, Unauthorized
+from authgate.errors import Forbidden, InvalidRequest, NotFound, Unauthorized
 from authgate.secret_values import digest, equal_in_constant_time, new_secret
 from authgate.store.models import ApiKey
 
@@ -35,11 +39,40 @@ class ApiKeyView:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    owner_prefix: str | None = None
+    read_only: bool = False
+
+    def may_see(self, owner: str) -> bool:
+        """Whether the connections of ``owner`` are within this key's scope."""
+        return self.owner_prefix is None or owner.startswith(self.owner_prefix)
+
+    def require_owner(self, provider: str, owner: str) -> None:
+        """``NotFound``, worded like a missing connection, for an owner outside the scope."""
+        if not self.may_see(owner):
+            raise NotFound(f"no {provider} connection for owner {owner!r}")
+
+    def require_write(self) -> None:
+        if self.read_only:
+            raise Forbidden("this API key is read-only: it may list connections and read "
+                            "tokens, nothing else", error="read_only_key")
 
 
 def _view(row: ApiKey) -> ApiKeyView:
     return ApiKeyView(id=row.id, name=row.name, prefix=row.prefix, created_at=row.created_at,
-                      last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+                      last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+                      owner_prefix=row.owner_prefix, read_only=bool(row.read_only))
+
+
+def check_owner_prefix(prefix: str | None) -> str | None:
+    """A scope's owner prefix, None for every owner; ``InvalidRequest`` when it could match no
+    owner a bot may use (owners are 1-200 characters of letters, digits and . _ : @ + -)."""
+    if prefix is None or prefix == "":
+        return None
+    if len(prefix) > 200 or prefix.startswith("_") or not all(
+            ch.isascii() and (ch.isalnum() or ch in "._:@+-") for ch in prefix):
+        raise InvalidRequest("an owner prefix is up to 200 characters of letters, digits and "
+                             ". _ : @ + - (not starting with _)", error="invalid_owner_prefix")
+    return prefix
 
 
 class ApiKeys:
@@ -56,10 +89,13 @@ class ApiKeys:
             return None
         return hit[0]
 
-    def create(self, name: str, *, now: datetime) -> tuple[str, ApiKeyView]:
+    def create(self, name: str, *, now: datetime, owner_prefix: str | None = None,
+               read_only: bool = False) -> tuple[str, ApiKeyView]:
+        owner_prefix = check_owner_prefix(owner_prefix)
         key = PREFIX + new_secret()
         with self._db.begin() as s:
-            row = ApiKey(name=name, prefix=key[:10], key_hash=digest(key), created_at=now)
+            row = ApiKey(name=name, prefix=key[:10], key_hash=digest(key), created_at=now,
+                         owner_prefix=owner_prefix, read_only=read_only)
             s.add(row)
             s.flush()
             return key, _view(row)

@@ -132,14 +132,15 @@ def test_revocation_by_another_process_is_seen_after_a_reload(runtime, svc, cloc
 
 def test_handoff_codes_are_single_use_and_short_lived(svc, clock):
     issued = svc.sessions.start(_user(svc, clock), provider=LOCAL, ip=None, user_agent=None)
-    code = svc.handoff.create(issued.sid, clock.now())
-    assert svc.handoff.redeem(code, clock.now()) == issued.sid
+    panel = "https://panel.example"
+    code = svc.handoff.create(issued.sid, clock.now(), origin=panel)
+    assert svc.handoff.redeem(code, clock.now(), origin=panel) == issued.sid
     with pytest.raises(InvalidRequest):
-        svc.handoff.redeem(code, clock.now())
-    late = svc.handoff.create(issued.sid, clock.now())
+        svc.handoff.redeem(code, clock.now(), origin=panel)
+    late = svc.handoff.create(issued.sid, clock.now(), origin=panel)
     clock.advance(61)
     with pytest.raises(InvalidRequest):
-        svc.handoff.redeem(late, clock.now())
+        svc.handoff.redeem(late, clock.now(), origin=panel)
 
 
 def test_limiter_counts_failures_in_the_window(svc, clock):

@@ -87,15 +87,22 @@ def test_handoff_codes(db):
         s.flush()
         s.add(Session(id="sid", user_id=user.id, created_at=NOW, expires_at=NOW + timedelta(1)))
     codes = HandoffCodes(db)
-    code = codes.create("sid", NOW)
+    panel = "https://panel.example"
+    code = codes.create("sid", NOW, origin=panel)
     with db() as s:
         row = s.get(HandoffCode, digest(code))
         assert row is not None and row.expires_at == NOW + HANDOFF_LIFETIME
+        assert row.origin == panel
     for bad in (None, "", "x" * 129, "nope"):
-        assert _error(lambda bad=bad: codes.redeem(bad, NOW)) == "invalid_handoff"
-    assert _error(lambda: codes.redeem(code, NOW + HANDOFF_LIFETIME)) == "invalid_handoff"
-    assert codes.redeem(code, NOW) == "sid"
-    assert _error(lambda: codes.redeem(code, NOW)) == "invalid_handoff"
+        assert _error(lambda bad=bad: codes.redeem(bad, NOW, origin=panel)) == "invalid_handoff"
+    assert _error(lambda: codes.redeem(code, NOW + HANDOFF_LIFETIME, origin=panel)) == (
+        "invalid_handoff")
+    assert codes.redeem(code, NOW, origin=panel) == "sid"
+    assert _error(lambda: codes.redeem(code, NOW, origin=panel)) == "invalid_handoff"
+    other = codes.create("sid", NOW, origin=panel)
+    assert _error(lambda: codes.redeem(other, NOW, origin="https://evil.example")) == (
+        "invalid_handoff")
+    assert _error(lambda: codes.redeem(other, NOW, origin=panel)) == "invalid_handoff"  # used up
 
 
 def test_the_use_is_one_conditional_update(db):

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from authgate.apikeys import ApiKeyView, check_owner_prefix
 from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -23,6 +24,7 @@ from authgate.cli.common import (
     out,
     require_api_provider,
 )
+from authgate.errors import InvalidRequest
 from authgate.runtime import Runtime
 from authgate.timefmt import COMPACT_ENGLISH, relative
 from authgate.vault.engine import refresh_all_allowed, refresh_due
@@ -151,23 +153,42 @@ apikey_app = command_group(help="API keys for bots (stored hashed; shown once)."
 
 @apikey_app.command("create")
 def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for")] = "bot",
-                  config: ConfigOption = None) -> None:
+                  config: ConfigOption = None,
+                  owner_prefix: Annotated[str | None, typer.Option(
+                      "--owner-prefix", help="only owners starting with this, e.g. tg: "
+                      "(other owners are as absent to the key)", show_default=False)] = None,
+                  read_only: Annotated[bool, typer.Option(
+                      "--read-only", help="may list connections and read tokens, nothing else")
+                  ] = False) -> None:
     """Create a key; the key itself is the last line printed."""
+    try:
+        owner_prefix = check_owner_prefix(owner_prefix)
+    except InvalidRequest as exc:
+        raise typer.BadParameter(exc.detail, param_hint="--owner-prefix") from None
     runtime = open_runtime(config)
-    key, view = runtime.apikeys.create(name, now=runtime.clock.now())
-    console.print(f"created API key #{view.id} ({view.name}); it is shown only once:")
+    key, view = runtime.apikeys.create(name, now=runtime.clock.now(),
+                                       owner_prefix=owner_prefix, read_only=read_only)
+    console.print(f"created API key #{view.id} ({view.name}, {scope_text(view)}); "
+                  "it is shown only once:")
     print(key)
+
+
+def scope_text(view: ApiKeyView) -> str:
+    """What a key may do, in a few words: "all owners", "owners tg:*, read-only"."""
+    owners = "all owners" if view.owner_prefix is None else f"owners {view.owner_prefix}*"
+    return owners + (", read-only" if view.read_only else "")
 
 
 @apikey_app.command("list")
 def apikey_list(config: ConfigOption = None) -> None:
     runtime = open_runtime(config)
     table = Table(title="API keys")
-    for column in ("id", "name", "prefix", "created", "last used", "revoked"):
+    for column in ("id", "name", "prefix", "scope", "created", "last used", "revoked"):
         table.add_column(column)
     now = runtime.clock.now()
     for k in runtime.apikeys.list_keys():
-        table.add_row(str(k.id), k.name, k.prefix + "…", k.created_at.isoformat(timespec="seconds"),
+        table.add_row(str(k.id), k.name, k.prefix + "…", scope_text(k),
+                      k.created_at.isoformat(timespec="seconds"),
                       relative(k.last_used_at, now, COMPACT_ENGLISH, empty="never"),
                       k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "")
     out.print(table)

@@ -100,7 +100,9 @@ def create_panel_app(*, gateway_url: str, panel_url: str) -> Starlette:
         if code is None:
             return None
         with contextlib.suppress(httpx.HTTPError):
-            await http.post("/auth/token", json={"code": code})
+            # A back-end names the panel's origin itself (a browser's fetch sends it).
+            await http.post("/auth/token", json={"code": code},
+                            headers={"Origin": panel_url.rstrip("/")})
         return RedirectResponse(panel_url + request.url.path, status_code=303)
 
     async def home(request: Request) -> Response:

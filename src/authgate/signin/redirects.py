@@ -41,6 +41,12 @@ def _normal_origin(origin: str) -> str:
     return _origin_of(origin) or origin
 
 
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL (default port left out, as browsers
+    send it in ``Origin``), None for anything else."""
+    return _origin_of(url)
+
+
 def _looks_dangerous(text: str) -> bool:
     return ("\\" in text or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in text)
             or text.startswith("//"))

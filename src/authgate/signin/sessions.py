@@ -6,6 +6,13 @@ no database. A token's signature is checked once and the result cached until the
 revocation comes from the in-memory ``RevocationCache``. ``current`` adds a database check
 (session row, user not disabled) for the endpoints that return the profile anyway.
 
+Every token names its audience (``aud``): the one in the session cookie is for this gateway
+and the apps behind its nginx ``auth_request`` (``aud`` = public_url); one handed to a panel on
+another origin (``/auth/token``) is for that panel only (``aud`` = its origin), so a panel that
+holds a user's token cannot use it to open the other apps. ``verify`` accepts the gateway's
+audience, and another one only when the caller names it. A token without ``aud`` (made before
+audiences existed) is refused: its holder signs in again once.
+
 A session begun at an OpenID provider keeps the provider's ID token, encrypted with the keyring,
 until sign-out hands it back as the ``id_token_hint`` of the provider's end-session request.
 """
@@ -44,6 +51,7 @@ class SessionClaims:
     email: str | None
     issued_at: int
     expires_at: int
+    audience: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,26 +101,31 @@ class SessionService:
             s.add(SessionRow(id=sid, user_id=user.id, provider=provider, id_token_enc=sealed,
                              ip=ip, user_agent=(user_agent or "")[:512] or None,
                              created_at=now, expires_at=expires, revoked_at=None))
-        return IssuedSession(sid, self._sign(user, sid, now, expires), expires, user)
-
-    def reissue(self, sid: str) -> IssuedSession:
-        """A fresh token for an existing, still valid session (the handoff to another origin)."""
-        now = self._clock.now().replace(microsecond=0)
-        row, user = self._live(sid, now)
-        return IssuedSession(sid, self._sign(user, sid, now, row.expires_at), row.expires_at,
+        return IssuedSession(sid, self._sign(user, sid, now, expires, self.issuer), expires,
                              user)
 
-    def _sign(self, user: UserView, sid: str, now: datetime, expires: datetime) -> str:
+    def reissue(self, sid: str, *, audience: str) -> IssuedSession:
+        """A fresh token for an existing, still valid session, for ``audience`` only (the
+        handoff to a panel on another origin: its origin)."""
+        now = self._clock.now().replace(microsecond=0)
+        row, user = self._live(sid, now)
+        return IssuedSession(sid, self._sign(user, sid, now, row.expires_at, audience),
+                             row.expires_at, user)
+
+    def _sign(self, user: UserView, sid: str, now: datetime, expires: datetime,
+              audience: str) -> str:
         kid, key = self._keys.signer()
-        claims: dict[str, Any] = {"iss": self.issuer, "sub": user.username, "role": user.role,
-                                  "sid": sid, "iat": int(now.timestamp()),
+        claims: dict[str, Any] = {"iss": self.issuer, "aud": audience, "sub": user.username,
+                                  "role": user.role, "sid": sid, "iat": int(now.timestamp()),
                                   "exp": int(expires.timestamp())}
         if user.email:
             claims["email"] = user.email
         return jwt.encode({"alg": ALG, "kid": kid, "typ": "JWT"}, claims, key, algorithms=[ALG])
 
     # -- checking -----------------------------------------------------------------------------
-    def verify(self, token: str | None) -> SessionClaims:
+    def verify(self, token: str | None, *, audience: str | None = None) -> SessionClaims:
+        """The token's claims if it is valid now and meant for this gateway, or for
+        ``audience`` (a panel origin the caller stands for); ``Unauthorized`` otherwise."""
         if not token:
             raise _unauthorized("You are not signed in.", "session_missing")
         claims = self._cache.get(token)
@@ -122,6 +135,9 @@ class SessionService:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[token] = claims
+        if claims.audience != self.issuer and (audience is None or claims.audience != audience):
+            raise _unauthorized("This session token was issued for another site. Please sign "
+                                "in again.", "session_audience")
         if claims.expires_at <= now.timestamp():
             self._cache.pop(token, None)
             raise _unauthorized("Your session has expired. Please sign in again.",
@@ -144,22 +160,24 @@ class SessionService:
         except (JoseError, ValueError, UnicodeError, KeyError, TypeError):
             raise invalid from None
         fields = (raw.get("sub"), raw.get("role"), raw.get("sid"))
-        exp, iat = raw.get("exp"), raw.get("iat")
+        exp, iat, aud = raw.get("exp"), raw.get("iat"), raw.get("aud")
         if (raw.get("iss") != self.issuer or not all(isinstance(f, str) and f for f in fields)
+                or not isinstance(aud, str) or not aud
                 or not isinstance(exp, int) or not isinstance(iat, int)
                 or iat > now.timestamp() + _LEEWAY):
             raise invalid
         email = raw.get("email")
         return SessionClaims(username=str(raw["sub"]), role=str(raw["role"]), sid=str(raw["sid"]),
                              email=email if isinstance(email, str) else None, issued_at=iat,
-                             expires_at=exp)
+                             expires_at=exp, audience=str(aud))
 
-    def current(self, token: str | None) -> tuple[SessionClaims, UserView, str | None]:
+    def current(self, token: str | None, *, audience: str | None = None
+                ) -> tuple[SessionClaims, UserView, str | None]:
         """``verify`` plus the database: the session row still live and the user enabled.
 
         Returns the claims, the user as stored now, and the provider the session came from.
         """
-        claims = self.verify(token)
+        claims = self.verify(token, audience=audience)
         row, user = self._live(claims.sid, self._clock.now())
         return claims, user, row.provider
 

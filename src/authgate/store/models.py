@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -109,6 +110,10 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Scope: only owners starting with owner_prefix (None: every owner); read_only keys may list
+    # and read tokens but not create connect links or disconnect.
+    owner_prefix: Mapped[str | None] = mapped_column(String(200))
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuthFlow(Base):
@@ -195,3 +200,5 @@ class HandoffCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # The panel origin the code was made for: POST /auth/token must come with this Origin.
+    origin: Mapped[str | None] = mapped_column(String(255))

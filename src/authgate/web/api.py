@@ -1,4 +1,8 @@
-"""The bots' API (``/api/v1``): connect links, connections and fresh tokens, by API key."""
+"""The bots' API (``/api/v1``): connect links, connections and fresh tokens, by API key.
+
+A key scoped to an owner prefix sees only those owners: the list is filtered, and any other
+owner answers 404 exactly like one without a connection. A read-only key gets 403
+``read_only_key`` on the routes that change something."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.apikeys import ApiKeyView
-from authgate.errors import InvalidRequest, NotFound
+from authgate.errors import Forbidden, InvalidRequest, NotFound
 from authgate.metrics import TOKENS_SERVED
 from authgate.secret_values import digest
 from authgate.singleflight import SingleFlight
@@ -48,6 +52,7 @@ def connection_json(conn: ConnectionView) -> dict[str, Any]:
 
 async def create_connect_session(request: Request) -> Response:
     key = await _authenticate(request)
+    key.require_write()
     runtime = runtime_of(request)
     body = await json_body(request)
     provider, owner = body.get("provider"), body.get("owner")
@@ -55,6 +60,9 @@ async def create_connect_session(request: Request) -> Response:
         raise InvalidRequest('the body needs "provider" and "owner" strings')
     runtime.vault.provider(provider)
     check_owner(owner)
+    if not key.may_see(owner):
+        raise Forbidden(f"this API key is limited to owners starting with {key.owner_prefix!r}",
+                        error="owner_out_of_scope")
     now = runtime.clock.now()
     link = await anyio.to_thread.run_sync(lambda: runtime.links.create(
         provider, owner, now=now, lifetime=runtime.settings.vault.connect_link_lifetime,
@@ -64,16 +72,18 @@ async def create_connect_session(request: Request) -> Response:
 
 
 async def list_connections(request: Request) -> Response:
-    await _authenticate(request)
+    key = await _authenticate(request)
     runtime = runtime_of(request)
     rows = await anyio.to_thread.run_sync(runtime.vault.store.list_connections)
-    return JSONResponse([connection_json(c) for c in rows])
+    return JSONResponse([connection_json(c) for c in rows if key.may_see(c.owner)])
 
 
 async def get_token(request: Request) -> Response:
-    await _authenticate(request)
+    key = await _authenticate(request)
     runtime = runtime_of(request)
     provider, owner = request.path_params["provider"], request.path_params["owner"]
+    runtime.vault.provider(provider)  # first, as vault.token: the same 404 as an absent one
+    key.require_owner(provider, owner)
     issued = await runtime.vault.token(provider, owner)
     TOKENS_SERVED.labels(provider).inc()
     expires_in = (None if issued.expires_at is None else
@@ -83,9 +93,11 @@ async def get_token(request: Request) -> Response:
 
 
 async def delete_connection(request: Request) -> Response:
-    await _authenticate(request)
+    key = await _authenticate(request)
+    key.require_write()
     runtime = runtime_of(request)
     provider, owner = request.path_params["provider"], request.path_params["owner"]
+    key.require_owner(provider, owner)
     if not await runtime.vault.disconnect(provider, owner):
         raise NotFound(f"no {provider} connection for owner {owner!r}")
     return Response(status_code=204)

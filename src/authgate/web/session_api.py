@@ -4,7 +4,7 @@ and the public keys (``/.well-known/jwks.json``)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import anyio
 from starlette.requests import Request
@@ -12,17 +12,20 @@ from starlette.responses import JSONResponse, Response
 
 from authgate.errors import Forbidden, InvalidRequest, Unauthorized
 from authgate.roles import meets_role
-from authgate.signin.redirects import is_same_origin
+from authgate.signin.redirects import is_same_origin, origin_of
 from authgate.timefmt import iso
 from authgate.web.errors import error_response
 from authgate.web.request_context import runtime_of
-from authgate.web.signed_in import next_url, session_token
+from authgate.web.signed_in import next_url, presented_session, session_token
 
 
 async def me(request: Request) -> Response:
+    """The signed-in user, for the session cookie or a Bearer token meant for the gateway, or
+    a panel's own token sent from that panel's origin."""
     sessions = runtime_of(request).signin.sessions
-    _claims, user, provider = await anyio.to_thread.run_sync(sessions.current,
-                                                             session_token(request))
+    token, audience = presented_session(request)
+    _claims, user, provider = await anyio.to_thread.run_sync(
+        lambda: sessions.current(token, audience=audience))
     return JSONResponse({"username": user.username, "role": user.role, "email": user.email,
                          "name": user.name, "picture": user.picture, "provider": provider})
 
@@ -38,9 +41,14 @@ async def token_exchange(request: Request) -> Response:
     else:
         code = (await request.form()).get("code")
     now = runtime.clock.now()
-    sid = await anyio.to_thread.run_sync(runtime.signin.handoff.redeem,
-                                         code if isinstance(code, str) else None, now)
-    issued = await anyio.to_thread.run_sync(runtime.signin.sessions.reissue, sid)
+    origin = request.headers.get("origin")
+    sid = await anyio.to_thread.run_sync(lambda: runtime.signin.handoff.redeem(
+        code if isinstance(code, str) else None, now, origin=origin))
+    # The code was made for this Origin (redeem checked it): the token is for that panel only.
+    panel = origin_of(origin or "")
+    assert panel is not None
+    issued = await anyio.to_thread.run_sync(
+        lambda: runtime.signin.sessions.reissue(sid, audience=panel))
     # username and role too: what the seed's front-end read from its URL, now from a body.
     return JSONResponse({"access_token": issued.token, "token_type": "Bearer",
                          "expires_at": iso(issued.expires_at),
@@ -56,13 +64,29 @@ def _header_value(value: str) -> str:
     return quote(value, safe="@.+-_!#$&'*/=?^`{|}~")
 
 
+def _named_audience(request: Request) -> str | None:
+    """``?aud=<origin>``: the nginx site of an app on another origin names itself, so that the
+    tokens handed to that app (``/auth/token``) are accepted there, and only there."""
+    value = request.query_params.get("aud")
+    if not value:
+        return None
+    parts = urlsplit(value)
+    origin = origin_of(value)
+    if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InvalidRequest("aud must be an origin, like https://panel.example.com",
+                             error="invalid_audience")
+    return origin
+
+
 async def verify(request: Request) -> Response:
     """nginx ``auth_request``: answered from memory (see SessionService.verify), with a
-    revocation set never older than its interval (see signin/revocations.py)."""
+    revocation set never older than its interval (see signin/revocations.py). A token is
+    accepted when it is meant for the gateway (the session cookie's) or for ``?aud=``."""
     signin = runtime_of(request).signin
+    audience = _named_audience(request)
     await signin.revocations.refresh()
     try:
-        claims = signin.sessions.verify(session_token(request))
+        claims = signin.sessions.verify(session_token(request), audience=audience)
     except Unauthorized as exc:
         return _verify_unauthorized(request, exc)
     wanted = request.query_params.get("role")

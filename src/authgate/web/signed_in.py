@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from authgate.errors import Unauthorized
 from authgate.signin.audit import Client
-from authgate.signin.redirects import safe_next
+from authgate.signin.redirects import origin_of, safe_next
 from authgate.signin.sessions import SessionClaims
 from authgate.signin.users import UserView
 from authgate.web.request_context import bearer, client_ip, runtime_of
@@ -33,12 +33,30 @@ def session_token(request: Request) -> str | None:
     return bearer(request) or session_cookie(request)
 
 
+def calling_panel(request: Request) -> str | None:
+    """The configured panel origin the request comes from (its ``Origin`` header), or None."""
+    origin = request.headers.get("origin")
+    found = origin_of(origin) if origin else None
+    panels = {origin_of(o) for o in runtime_of(request).settings.login.allowed_redirects}
+    return found if found is not None and found in panels else None
+
+
+def presented_session(request: Request, *, cookie_only: bool = False
+                      ) -> tuple[str | None, str | None]:
+    """The session JWT and the audience it may have besides the gateway's: a panel's own
+    token (from ``/auth/token``) counts in a Bearer header sent from that panel's origin."""
+    token = None if cookie_only else bearer(request)
+    if token:
+        return token, calling_panel(request)
+    return session_cookie(request), None
+
+
 def signed_in_claims(request: Request, *, cookie_only: bool = False) -> SessionClaims | None:
     """The session the request carries, from memory (revocations may lag ~1 s)."""
     runtime = runtime_of(request)
     try:
-        token = session_cookie(request) if cookie_only else session_token(request)
-        return runtime.signin.sessions.verify(token)
+        token, audience = presented_session(request, cookie_only=cookie_only)
+        return runtime.signin.sessions.verify(token, audience=audience)
     except Unauthorized:
         return None
 
@@ -49,13 +67,14 @@ async def signed_in_user(request: Request, *, cookie_only: bool = False
     and the provider they signed in with: for pages that show or change things."""
     runtime = runtime_of(request)
     try:
-        token = session_cookie(request) if cookie_only else session_token(request)
+        token, audience = presented_session(request, cookie_only=cookie_only)
     except Unauthorized:
         return None
     if not token:
         return None
     try:
-        return await anyio.to_thread.run_sync(runtime.signin.sessions.current, token)
+        return await anyio.to_thread.run_sync(
+            lambda: runtime.signin.sessions.current(token, audience=audience))
     except Unauthorized:
         return None
 

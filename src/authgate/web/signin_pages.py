@@ -18,7 +18,7 @@ from authgate.flows import FlowRecord
 from authgate.roles import HIGHEST_ROLE
 from authgate.signin.audit import LOCAL
 from authgate.signin.handoff import with_handoff
-from authgate.signin.redirects import is_same_origin
+from authgate.signin.redirects import is_same_origin, origin_of
 from authgate.signin.sessions import EndedSession, IssuedSession, SessionClaims
 from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
@@ -179,9 +179,11 @@ async def _finish_signin(request: Request, issued: IssuedSession,
 
 async def _redirect_after_signin(request: Request, sid: str, target: str) -> Response:
     runtime = runtime_of(request)
-    if not is_same_origin(target, runtime.settings.public_url):
+    origin = origin_of(target)
+    if origin is not None and not is_same_origin(target, runtime.settings.public_url):
         now = runtime.clock.now()
-        code = await anyio.to_thread.run_sync(runtime.signin.handoff.create, sid, now)
+        code = await anyio.to_thread.run_sync(
+            lambda: runtime.signin.handoff.create(sid, now, origin=origin))
         target = with_handoff(target, code)
     return RedirectResponse(target, status_code=303)
 

@@ -176,6 +176,18 @@ EN = {
     "keys.copy": "Copy",
     "keys.copied": "Copied.",
     "keys.select_hint": "A click on the key selects all of it.",
+    "keys.owner_prefix": "Owner prefix",
+    "keys.owner_prefix_hint": "Optional: the key sees only the owners that start with it, e.g. "
+                              "tg:; other owners are as absent to it.",
+    "keys.owner_prefix_invalid": "This prefix cannot be used: up to 200 Latin letters, digits "
+                                 "and . _ : @ + -, not starting with _.",
+    "keys.read_only": "Read-only",
+    "keys.read_only_hint": "Lists connections and reads tokens; cannot create connect links "
+                           "or disconnect.",
+    "keys.scope": "Scope",
+    "keys.scope_all": "all owners",
+    "keys.scope_prefix": "owners {prefix}…",
+    "keys.scope_read_only": "read-only",
 }
 
 RU = {
@@ -346,6 +358,18 @@ RU = {
     "keys.copy": "Копировать",
     "keys.copied": "Скопировано.",
     "keys.select_hint": "Щелчок по ключу выделяет его целиком.",
+    "keys.owner_prefix": "Префикс владельца",
+    "keys.owner_prefix_hint": "Необязательно: ключ видит только владельцев, которые начинаются "
+                              "с него, например tg:; других для него нет.",
+    "keys.owner_prefix_invalid": "Такой префикс указать нельзя: до 200 латинских букв, цифр и "
+                                 ". _ : @ + -, не с _ в начале.",
+    "keys.read_only": "Только чтение",
+    "keys.read_only_hint": "Видит подключения и получает токены; не создаёт ссылки "
+                           "подключения и не отключает.",
+    "keys.scope": "Доступ",
+    "keys.scope_all": "все владельцы",
+    "keys.scope_prefix": "владельцы {prefix}…",
+    "keys.scope_read_only": "только чтение",
 }
 
 MESSAGES = {"en": EN, "ru": RU}

@@ -23,6 +23,8 @@ EN = {
     "error.code.foreign_origin": "This request must come from this site.",
     "error.code.admin_only": "This page is for administrators.",
     "error.code.role_required": "Your role does not allow this.",
+    "error.code.session_audience": "This sign-in was made for another site. Please sign in "
+                                   "again.",
     "error.code.account_disabled": "This account is disabled. Ask an administrator.",
     "error.code.invalid_state": "This sign-in link is not valid. Please start again.",
     "error.code.missing_state": "This sign-in link is not valid. Please start again.",
@@ -63,6 +65,7 @@ RU = {
     "error.code.foreign_origin": "Этот запрос должен идти с этого сайта.",
     "error.code.admin_only": "Эта страница для администраторов.",
     "error.code.role_required": "Ваша роль не позволяет это сделать.",
+    "error.code.session_audience": "Этот вход выдан для другого сайта. Войдите снова.",
     "error.code.account_disabled": "Эта учётная запись отключена. Обратитесь к администратору.",
     "error.code.invalid_state": "Ссылка для входа недействительна. Начните заново.",
     "error.code.missing_state": "Ссылка для входа недействительна. Начните заново.",
