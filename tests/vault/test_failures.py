@@ -33,7 +33,8 @@ def test_provider_faults_are_retried_and_nothing_is_lost(stack_factory, mode):
     stats = stack.devidp.hh_stats()
     assert stats["faults_injected"] == 2
     assert stats["already_refreshed"] == 0
-    conn = httpx.get(f"{stack.gateway.url}/api/v1/connections", headers=stack.auth).json()[0]
+    conn = httpx.get(f"{stack.gateway.url}/api/v1/connections",
+                     headers=stack.auth).json()["items"][0]
     assert conn["status"] == "active"
     assert "Traceback" not in stack.gateway.log_text()
 

@@ -61,7 +61,7 @@ def vault(tmp_path: Path) -> Iterator[Vault]:
 def _owners(client: httpx.Client) -> list[str]:
     listed = client.get("/api/v1/connections")
     assert listed.status_code == 200, listed.text
-    return sorted(c["owner"] for c in listed.json())
+    return sorted(c["owner"] for c in listed.json()["items"])
 
 
 def test_a_key_scoped_to_a_prefix_sees_only_those_owners(vault: Vault) -> None:

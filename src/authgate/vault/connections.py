@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import NotFound
@@ -96,6 +96,25 @@ class ConnectionStore:
         query = select(Connection).order_by(Connection.provider, Connection.owner)
         if provider:
             query = query.where(Connection.provider == provider)
+        with self._db() as s:
+            return [ConnectionView.of(r) for r in s.scalars(query)]
+
+    def page(self, *, limit: int, after: tuple[str, str] | None = None,
+             provider: str | None = None, status: str | None = None,
+             owner_prefixes: tuple[str, ...] = ()) -> list[ConnectionView]:
+        """Up to ``limit`` connections in (provider, owner) order, after the key ``after``;
+        an owner must start with every one of ``owner_prefixes``."""
+        query = select(Connection).order_by(Connection.provider, Connection.owner).limit(limit)
+        if after is not None:
+            query = query.where(or_(Connection.provider > after[0],
+                                    and_(Connection.provider == after[0],
+                                         Connection.owner > after[1])))
+        if provider:
+            query = query.where(Connection.provider == provider)
+        if status:
+            query = query.where(Connection.status == status)
+        for prefix in owner_prefixes:
+            query = query.where(Connection.owner.startswith(prefix, autoescape=True))
         with self._db() as s:
             return [ConnectionView.of(r) for r in s.scalars(query)]
 

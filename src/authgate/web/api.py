@@ -6,6 +6,8 @@ owner answers 404 exactly like one without a connection. A read-only key gets 40
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +25,8 @@ from authgate.timefmt import iso
 from authgate.vault.connections import ConnectionView
 from authgate.vault.links import check_owner
 from authgate.web.request_context import bearer, json_body, runtime_of
+
+PAGE_DEFAULT, PAGE_MAX = 100, 1000
 
 # Concurrent requests with one key share one database check when its cache entry has lapsed.
 _key_checks: SingleFlight[str, ApiKeyView] = SingleFlight()
@@ -72,10 +76,48 @@ async def create_connect_session(request: Request) -> Response:
 
 
 async def list_connections(request: Request) -> Response:
+    """One page, in (provider, owner) order: ``{"items": [...], "next_cursor": ...}``; the
+    cursor is opaque to bots (it names the last row of the page)."""
     key = await _authenticate(request)
     runtime = runtime_of(request)
-    rows = await anyio.to_thread.run_sync(runtime.vault.store.list_connections)
-    return JSONResponse([connection_json(c) for c in rows if key.may_see(c.owner)])
+    params = request.query_params
+    limit = _page_limit(params.get("limit"))
+    prefixes = tuple(p for p in (key.owner_prefix, params.get("owner_prefix")) if p)
+    rows = await anyio.to_thread.run_sync(lambda: runtime.vault.store.page(
+        limit=limit + 1, after=_cursor_key(params.get("cursor")),
+        provider=params.get("provider") or None, status=params.get("status") or None,
+        owner_prefixes=prefixes))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _cursor_of(rows[-1]) if more else None
+    return JSONResponse({"items": [connection_json(c) for c in rows],
+                         "next_cursor": next_cursor})
+
+
+def _page_limit(value: str | None) -> int:
+    if value is None:
+        return PAGE_DEFAULT
+    if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {PAGE_MAX}",
+                             error="invalid_limit")
+    return int(value)
+
+
+def _cursor_of(conn: ConnectionView) -> str:
+    raw = json.dumps([conn.provider, conn.owner], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_key(cursor: str | None) -> tuple[str, str] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        key = None
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+        raise InvalidRequest("cursor is not one this API gave out", error="invalid_cursor")
+    return key[0], key[1]
 
 
 async def get_token(request: Request) -> Response:
