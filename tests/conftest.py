@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import os
 import signal
 import time
@@ -13,6 +12,7 @@ import pytest
 
 from tests.chromium import browser
 from tests.harness import bound, end_all_live, stop_fork_server
+from tests.launch import share_one_tls_context
 from tests.stacks import stack_factory
 
 __all__ = ["browser", "stack_factory"]
@@ -25,31 +25,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # children instead of init's, so the check at the end sees them too.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    _share_one_tls_context()
+    share_one_tls_context()
     _patient_http_clients()
-
-
-def _share_one_tls_context() -> None:
-    """All test traffic is plain HTTP on loopback, yet every new httpx client loads the CA bundle
-    into a TLS context (~20 ms of CPU, far more on a crowded machine; the tests make thousands of
-    clients). One context, made once, serves them all: it is never used for a connection."""
-    try:
-        import httpx._transports.default as transports
-    except ImportError:
-        return
-    original = transports.create_ssl_context
-
-    @functools.cache
-    def default_context() -> object:
-        return original()
-
-    def create_ssl_context(verify: object = True, cert: object = None,
-                           trust_env: bool = True) -> object:
-        if verify is True and cert is None and trust_env:
-            return default_context()
-        return original(verify=verify, cert=cert, trust_env=trust_env)
-
-    transports.create_ssl_context = create_ssl_context  # type: ignore[assignment]
 
 
 def _patient_http_clients() -> None:

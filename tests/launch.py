@@ -40,7 +40,10 @@ def run_authgate(args: list[str], env: dict[str, str], log: str, cwd: str,
     main()
 
 
-def _share_one_tls_context() -> None:
+def share_one_tls_context() -> None:
+    """All test traffic is plain HTTP on loopback, yet every new httpx client loads the CA bundle
+    into a TLS context (~20 ms of CPU, far more on a crowded machine; the tests make thousands of
+    clients). One context, made once, serves them all: it is never used for a connection."""
     import httpx._transports.default as transports
 
     original = transports.create_ssl_context
@@ -79,7 +82,7 @@ def _warm_up() -> None:
 
 if os.environ.get("AUTHGATE_TESTS_NO_WARM_UP") is None and "pytest" not in sys.modules:
     try:
-        _share_one_tls_context()
+        share_one_tls_context()
         _warm_up()
     except Exception:  # only a speed-up: a gateway imports what it lacks itself
         pass

@@ -9,27 +9,13 @@ the same way after either, since only the provider knows whether it was spent.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from authgate.errors import ProviderError, ProviderUnavailable
 
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+# One parser for the client and the server (the server depends on the client's distribution).
+from authgate_vault_client.wire import retry_after_seconds
 
 
 async def send(call: Awaitable[httpx.Response], *, what: str) -> httpx.Response:

@@ -75,7 +75,7 @@ def error_from(response: httpx.Response, body: dict[str, Any] | None = None) -> 
         error, detail = "invalid_response", "the answer has no access_token"
     cls = _BY_CODE.get(error) or _BY_STATUS.get(status) or AuthgateError
     if issubclass(cls, RateLimited | Unavailable):
-        retry = _retry_after(response.headers.get("retry-after"))
+        retry = retry_after_seconds(response.headers.get("retry-after"))
         return cls(detail, error=error, status=status, retry_after=retry)
     return cls(detail, error=error, status=status)
 
@@ -88,7 +88,7 @@ def _json(response: httpx.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
     if not value:
         return None
