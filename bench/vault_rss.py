@@ -53,9 +53,16 @@ def measure(count: int) -> tuple[float, float]:
         time.sleep(2)
         assert gateway.proc is not None
         idle = rss_mib(gateway.proc.pid)
-        listing = httpx.get(f"{gateway.url}/api/v1/connections",
-                            headers={"Authorization": f"Bearer {key}"}, timeout=300)
-        assert len(listing.json()) == count
+        listed, cursor = 0, None
+        while True:  # every connection, a page of 1000 at a time
+            page = httpx.get(f"{gateway.url}/api/v1/connections",
+                             params={"limit": 1000, **({"cursor": cursor} if cursor else {})},
+                             headers={"Authorization": f"Bearer {key}"}, timeout=300).json()
+            listed += len(page["items"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert listed == count
         time.sleep(1)
         return idle, rss_mib(gateway.proc.pid)
     finally:

@@ -88,7 +88,7 @@ def test_demo_runs_stops_and_reuses_its_data(tmp_path: Path) -> None:
                           headers={"Authorization": f"Bearer {api_key}"}) as api:
             token = api.get("/api/v1/connections/hh/tg:1/token")
             assert token.status_code == 200, token.text
-            listed = {c["owner"]: c for c in api.get("/api/v1/connections").json()}
+            listed = {c["owner"]: c for c in api.get("/api/v1/connections").json()["items"]}
             assert listed["tg:1"]["status"] == "active"
             assert listed["tg:1"]["last_refresh_at"] is not None
             assert listed["tg:1"]["last_error"] is None

@@ -48,7 +48,8 @@ def _start_flow(stack, owner="cb"):
 
 
 def _connections(stack):
-    return httpx.get(f"{stack.gateway.url}/api/v1/connections", headers=stack.auth).json()
+    return httpx.get(f"{stack.gateway.url}/api/v1/connections",
+                     headers=stack.auth).json()["items"]
 
 
 def test_bad_callbacks_get_clear_4xx_pages_and_create_nothing(stack_factory):

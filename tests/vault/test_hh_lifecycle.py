@@ -40,7 +40,7 @@ def test_connect_token_expiry_refresh_without_rule_violations(stack_factory):
     assert stats["token_not_expired"] == 0
     assert stats["already_refreshed"] == 0
 
-    listing = api.get("/api/v1/connections").json()
+    listing = api.get("/api/v1/connections").json()["items"]
     assert [(c["provider"], c["owner"], c["status"]) for c in listing] == [
         ("hh", "tg:12345", "active")]
     assert listing[0]["account"] == "Ivan Petrov"
@@ -87,7 +87,7 @@ def test_revoked_at_provider_needs_reauth_others_unaffected(stack_factory):
     assert "revoked" in alice.json()["detail"]
     bob = api.get("/api/v1/connections/hh/bob/token")
     assert bob.status_code == 200
-    states = {c["owner"]: c["status"] for c in api.get("/api/v1/connections").json()}
+    states = {c["owner"]: c["status"] for c in api.get("/api/v1/connections").json()["items"]}
     assert states == {"alice": "needs_reauth", "bob": "active"}
 
 
@@ -99,7 +99,8 @@ def test_reconnect_replaces_tokens_and_delete_forgets(stack_factory):
     connect_hh(stack.gateway.url, stack.api_key, owner="x", account="10000002")
     t2 = api.get("/api/v1/connections/hh/x/token").json()["access_token"]
     assert t1 != t2
-    assert [c["account"] for c in api.get("/api/v1/connections").json()] == ["Anna Smirnova"]
+    assert [c["account"] for c in api.get("/api/v1/connections").json()["items"]] == [
+        "Anna Smirnova"]
     assert api.delete("/api/v1/connections/hh/x").status_code == 204
     assert api.get("/api/v1/connections/hh/x/token").status_code == 404
     assert api.delete("/api/v1/connections/hh/x").status_code == 404
