@@ -43,7 +43,7 @@ def test_kill_during_refresh_storm_loses_nothing(stack_factory):
         stack.clock.advance(LEASE + 1)
 
         def settled() -> list[dict]:
-            rows = api.get("/api/v1/connections").json()["items"]
+            rows = api.get("/api/v1/connections", params={"limit": 1000}).json()["items"]
             pending = [r for r in rows if r["status"] == "active" and r["last_refresh_at"] is None]
             return [] if pending else rows
 
