@@ -25,6 +25,7 @@ from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
 from authgate.web.app import create_app
 from authgate.web.proxy import ResponseTooLarge
+from authgate_vault_client import AsyncClient
 from tests.inprocess import IDP, InProcess, make_inprocess
 
 pytestmark = pytest.mark.anyio
@@ -411,3 +412,16 @@ async def test_unknown_provider_and_missing_connection(env: Env) -> None:
             transport=httpx.ASGITransport(app=env.app), base_url=GATEWAY).get(
             "/api/v1/proxy/hh/tg:9/me")
         assert anonymous.status_code == 401
+
+
+async def test_the_async_clients_proxy(env: Env) -> None:
+    grant = await env.connect("tg:12345")
+    runtime = env.inproc.runtime
+    key, _ = runtime.apikeys.create("bot", now=runtime.clock.now())
+    async with AsyncClient(GATEWAY, key, transport=httpx.ASGITransport(app=env.app)) as vault, \
+            vault.proxy("hh", owner="tg:12345") as hh:
+        me = await hh.get("/me")
+        echo = await hh.post("_test/echo/negotiations", params={"q": "a b"}, json={"x": 1})
+    assert me.status_code == 200 and me.json()["id"] == grant["account_id"]
+    assert echo.json()["raw_path"] == "/hh/_test/echo/negotiations"
+    assert echo.json()["query"] == "q=a+b"
