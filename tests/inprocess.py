@@ -6,8 +6,10 @@ exchange without sockets, not a mock of our own code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,14 +45,21 @@ def hh_settings(data_dir: Path, **extra: object) -> Settings:
     return Settings(public_url="http://gw.test", data_dir=data_dir, providers={"hh": provider})
 
 
-def make_inprocess(tmp: Path, *, access_lifetime: float = 60.0) -> InProcess:
+def make_inprocess(tmp: Path, *, access_lifetime: float = 60.0,
+                   wrap: Callable[[Any], Any] | None = None,
+                   settings: Callable[[Settings], Settings] | None = None) -> InProcess:
+    """``wrap``: an ASGI app put in front of the devidp (a test's own upstream routes);
+    ``settings``: changes to the gateway's settings."""
     clock = FrozenClock()
     app = create_devidp_app(DevIdpOptions(
         base_url=IDP, hh=HhOptions(redirect_uris=["http://gw.test/"],
                                    access_lifetime=access_lifetime),
         clock=lambda: clock.now().timestamp()))
-    transport = httpx.ASGITransport(app=app)
-    runtime = Runtime.open(hh_settings(tmp / "data"), clock=clock, transport=transport)
+    transport = httpx.ASGITransport(app=wrap(app) if wrap else app)
+    gateway_settings = hh_settings(tmp / "data")
+    if settings is not None:
+        gateway_settings = settings(gateway_settings)
+    runtime = Runtime.open(gateway_settings, clock=clock, transport=transport)
     provider = runtime.providers["hh"]
     assert isinstance(provider, HeadHunterProvider)
     idp = httpx.AsyncClient(transport=transport, base_url=IDP)

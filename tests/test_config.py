@@ -78,3 +78,17 @@ def test_environment_details(tmp_path):
         == timedelta(hours=1)
     with pytest.raises(ConfigError, match="environment: bogus: unknown key"):
         load_settings(config, {"AUTHGATE_BOGUS": "1"})
+
+
+def test_proxy_settings_and_paths(tmp_path):
+    config = tmp_path / "authgate.toml"
+    config.write_text('[proxy]\nmax_request_body = 4096\nmax_retry_after = "3s"\n' + HH
+                      + 'proxy_paths = ["/me", "/vacancies/"]\n')
+    settings = load_settings(config, {})
+    assert settings.proxy.max_request_body == 4096
+    assert settings.proxy.max_retry_after == timedelta(seconds=3)
+    assert settings.providers["hh"].proxy_paths == ["/me", "/vacancies"]
+    for bad in ("me", "/a/../b", "/a//b", "/a%2Fb", "/a\\\\b", "/.."):
+        config.write_text(HH + f'proxy_paths = ["{bad}"]\n')
+        with pytest.raises(ConfigError, match=r"providers\.hh\.proxy_paths"):
+            load_settings(config, {})

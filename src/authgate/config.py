@@ -105,6 +105,20 @@ class VaultSettings(_Section):
     default_owner: str = ""
 
 
+class ProxySettings(_Section):
+    """``/api/v1/proxy/{provider}/{owner}/{path}``: calls to a provider's API through authgate."""
+
+    # The largest request body forwarded, and the largest response body passed back (bytes).
+    max_request_body: int = Field(default=1_048_576, ge=1024)
+    max_response_body: int = Field(default=16_777_216, ge=1024)
+    # Requests per API key: ``burst`` at once, then ``rate`` a second (in memory, per process).
+    rate: float = Field(default=10.0, gt=0)
+    burst: int = Field(default=40, ge=1)
+    # A 429/503 whose Retry-After is at most this is waited out and retried once; a longer one
+    # is passed back to the bot as it came.
+    max_retry_after: Duration = timedelta(seconds=5)
+
+
 ProviderKind = Literal["oidc", "oauth2", "hh"]
 ProviderUse = Literal["login", "connect"]
 
@@ -136,6 +150,19 @@ class ProviderSettings(_Section):
     # Pass on every email this provider gives, not only those it marks email_verified (for
     # issuers that verify all addresses but do not say so, like some ZITADEL setups).
     trust_email: bool = False
+    # Path prefixes under api_base that the proxy forwards (["/me", "/vacancies"]); empty: all.
+    proxy_paths: list[str] = Field(default_factory=list)
+
+    @field_validator("proxy_paths")
+    @classmethod
+    def _proxy_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            segments = path.split("/")[1:]
+            if (not path.startswith("/") or "\\" in path or "%" in path or "?" in path
+                    or any(s in ("", ".", "..") for s in segments[:-1])
+                    or segments[-1] in (".", "..")):
+                raise ValueError(f"{path!r}: a path under api_base like \"/vacancies\"")
+        return [p.rstrip("/") or "/" for p in value]
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +209,7 @@ class Settings(BaseModel):
     session: SessionSettings = SessionSettings()
     login: LoginSettings = LoginSettings()
     vault: VaultSettings = VaultSettings()
+    proxy: ProxySettings = ProxySettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
 
     @field_validator("public_url")

@@ -84,6 +84,24 @@ def test_both_clients_give_the_vaults_token_and_sign_calls_to_the_api(stack: Sta
     assert anyio.run(in_a_loop) == (raw["access_token"], 200)
 
 
+def test_the_clients_proxy_calls_the_api_through_the_gateway(stack: Stack):
+    gw = stack.gateway.url
+    connect_hh(gw, stack.api_key, owner="tg:proxy", account="10000002")
+    with Client(gw, stack.api_key) as vault, vault.proxy("hh", owner="tg:proxy") as hh:
+        me = hh.get("/me")
+        vacancy = hh.get("/vacancies/1")  # the look-alike has none: its 404 comes back as is
+    assert me.status_code == 200 and me.json()["id"] == "10000002"
+    assert me.headers["content-type"].startswith("application/json")
+    assert vacancy.status_code == 404
+
+    async def in_a_loop() -> int:
+        async with AsyncClient(gw, stack.api_key) as avault, \
+                avault.proxy("hh", owner="tg:proxy") as ahh:
+            return (await ahh.get("me")).status_code
+
+    assert anyio.run(in_a_loop) == 200
+
+
 def test_a_burst_refused_by_hh_asks_the_vault_once(stack: Stack):
     """The owner connected another account, and hh.ru refuses the token the bot still holds
     (hh.ru answers 403, hence ``refresh_on``): twenty requests, one question to the vault."""

@@ -135,6 +135,16 @@ class Provider:
     def uses_pkce(self) -> bool:
         return self.settings.pkce
 
+    @property
+    def api_base(self) -> str:
+        """Where the provider's API lives ("" when not configured), without a trailing slash."""
+        return self.settings.api_base.rstrip("/")
+
+    @property
+    def stale_token_statuses(self) -> frozenset[int]:
+        """The API's answers to an expired or unknown access token (RFC 6750 §3.1: 401)."""
+        return frozenset({401})
+
     def headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 

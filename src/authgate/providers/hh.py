@@ -44,6 +44,11 @@ class HeadHunterProvider(Provider):
     def api_base(self) -> str:
         return (self.settings.api_base or API_BASE).rstrip("/")
 
+    @property
+    def stale_token_statuses(self) -> frozenset[int]:
+        # hh.ru answers 403 {"errors": [{"type": "oauth", "value": "token_expired"}]}.
+        return frozenset({401, 403})
+
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "HH-User-Agent": self.settings.user_agent,
                 "User-Agent": self.settings.user_agent}

@@ -47,6 +47,8 @@ ON_DEMAND_MAX_WAIT = 5.0
 # Issued tokens are served from memory this long (if they stay valid past it); every change
 # this process makes to a connection drops its entry at once.
 TOKEN_CACHE_SECONDS = 5.0
+# A token the API refuses right after a refresh is not stale: no second refresh that soon.
+MIN_FORCED_REFRESH_INTERVAL = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,32 @@ class Vault:
         if issued.expires_at is None or issued.expires_at > keep_until + MIN_VALIDITY:
             self._issued[(provider_name, owner)] = (issued, keep_until)
         return issued
+
+    async def token_after_refusal(self, provider_name: str, owner: str,
+                                  refused: str) -> IssuedToken | None:
+        """The provider's API refused ``refused`` as stale: a different token valid now, or
+        None when there is none to try. Refreshes only as the provider's rule allows (hh.ru:
+        once the token has expired, never earlier), and not again when another caller already
+        has: a newer token in the store is simply handed out."""
+        self.forget(provider_name, owner)
+        current = await self.token(provider_name, owner)
+        if current.access_token != refused or owner == APPLICATION_OWNER:
+            return current if current.access_token != refused else None
+        conn = await anyio.to_thread.run_sync(self.store.get, provider_name, owner)
+        if conn is None:
+            raise NotFound(f"no {provider_name} connection for owner {owner!r}")
+        now = self.clock.now()
+        if (conn.last_refresh_at is not None
+                and now - conn.last_refresh_at < MIN_FORCED_REFRESH_INTERVAL):
+            return None  # refreshed moments ago, and refused anyway: not a matter of freshness
+        outcome = await self.refresh(conn, on_demand=True)
+        if outcome.kind == "needs_reauth":
+            raise NeedsReauth(outcome.detail or "the connection must be authorized again")
+        if not outcome.refreshed:
+            return None
+        self.forget(provider_name, owner)
+        current = await self.token(provider_name, owner)
+        return current if current.access_token != refused else None
 
     def forget(self, provider_name: str, owner: str) -> None:
         """Drop a cached token after anything changed the connection."""

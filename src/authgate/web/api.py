@@ -32,7 +32,7 @@ PAGE_DEFAULT, PAGE_MAX = 100, 1000
 _key_checks: SingleFlight[str, ApiKeyView] = SingleFlight()
 
 
-async def _authenticate(request: Request) -> ApiKeyView:
+async def authenticate(request: Request) -> ApiKeyView:
     runtime = runtime_of(request)
     key = bearer(request)
     view = runtime.apikeys.cached(key)
@@ -55,7 +55,7 @@ def connection_json(conn: ConnectionView) -> dict[str, Any]:
 
 
 async def create_connect_session(request: Request) -> Response:
-    key = await _authenticate(request)
+    key = await authenticate(request)
     key.require_write()
     runtime = runtime_of(request)
     body = await json_body(request)
@@ -78,7 +78,7 @@ async def create_connect_session(request: Request) -> Response:
 async def list_connections(request: Request) -> Response:
     """One page, in (provider, owner) order: ``{"items": [...], "next_cursor": ...}``; the
     cursor is opaque to bots (it names the last row of the page)."""
-    key = await _authenticate(request)
+    key = await authenticate(request)
     runtime = runtime_of(request)
     params = request.query_params
     limit = _page_limit(params.get("limit"))
@@ -121,7 +121,7 @@ def _cursor_key(cursor: str | None) -> tuple[str, str] | None:
 
 
 async def get_token(request: Request) -> Response:
-    key = await _authenticate(request)
+    key = await authenticate(request)
     runtime = runtime_of(request)
     provider, owner = request.path_params["provider"], request.path_params["owner"]
     runtime.vault.provider(provider)  # first, as vault.token: the same 404 as an absent one
@@ -135,7 +135,7 @@ async def get_token(request: Request) -> Response:
 
 
 async def delete_connection(request: Request) -> Response:
-    key = await _authenticate(request)
+    key = await authenticate(request)
     key.require_write()
     runtime = runtime_of(request)
     provider, owner = request.path_params["provider"], request.path_params["owner"]

@@ -25,7 +25,7 @@ from authgate.errors import AuthgateError
 from authgate.housekeeping import INTERVAL_SECONDS, purge_stale
 from authgate.runtime import Runtime
 from authgate.vault import engine
-from authgate.web import api, connect, console, ops, session_api, signin_pages
+from authgate.web import api, connect, console, ops, proxy, session_api, signin_pages
 from authgate.web.callback import callback, fixed_provider_callback
 from authgate.web.errors import (
     authgate_error_handler,
@@ -72,6 +72,7 @@ def _routes(runtime: Runtime) -> list[BaseRoute]:
     return [
         *ops.routes,
         *api.routes,
+        *proxy.routes,
         *connect.routes,
         Route("/auth/{provider}/callback", callback),
         Route("/api/auth/oidc/{provider}/callback", callback),
@@ -119,7 +120,8 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
         routes=_routes(runtime),
         middleware=[Middleware(AccessLog),
                     Middleware(SecurityHeaders, hsts=runtime.settings.is_https),
-                    Middleware(BodyLimit, limit=runtime.settings.max_request_body)],
+                    Middleware(BodyLimit, limit=runtime.settings.max_request_body,
+                               limits={proxy.PREFIX: runtime.settings.proxy.max_request_body})],
         exception_handlers={AuthgateError: authgate_error_handler,
                             HTTPException: http_error_handler,
                             Exception: unexpected_error_handler},
@@ -131,6 +133,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     app.router.redirect_slashes = False
     app.state.secure_cookies = runtime.settings.is_https
     app.state.throttles = Throttles()
+    app.state.proxy_limiter = proxy.make_limiter(runtime)
     # X-Forwarded-For/-Proto are believed only from trusted_proxies (outermost, so every
     # route and the access log see the real client).
     proxied = ProxyHeadersMiddleware(cast(Any, app),

@@ -47,31 +47,35 @@ class SecurityHeaders:
 
 class BodyLimit:
     """Refuse a request body longer than ``limit`` bytes (413, through the error handlers), by
-    its Content-Length or as it arrives: form and JSON parsing would otherwise keep it all."""
+    its Content-Length or as it arrives: form and JSON parsing would otherwise keep it all.
+    ``limits`` sets another limit for the paths under a prefix (the proxy's own)."""
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.limits = limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length", "")
+        path: str = scope["path"]
+        limit = next((v for k, v in self.limits.items() if path.startswith(k)), self.limit)
         received = 0
 
         def too_large() -> InvalidRequest:
-            return InvalidRequest(f"The request body is larger than {self.limit} bytes.",
+            return InvalidRequest(f"The request body is larger than {limit} bytes.",
                                   error=BODY_TOO_LARGE)
 
         async def limited() -> Message:
             nonlocal received
-            if declared.isdigit() and int(declared) > self.limit:
+            if declared.isdigit() and int(declared) > limit:
                 raise too_large()
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     raise too_large()
             return message
 

@@ -25,10 +25,12 @@ _MAX_ADDRESSES = 100_000
 
 
 class Throttle:
-    def __init__(self, *, burst: int, per: float, what: str) -> None:
+    def __init__(self, *, burst: int, per: float, what: str,
+                 whose: str = "from your address") -> None:
         self.burst = burst
         self.per = per
         self._what = what
+        self._whose = whose
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._lock = threading.Lock()
 
@@ -43,7 +45,7 @@ class Throttle:
             if tokens < 1.0:
                 self._buckets[address] = (tokens, now)
                 wait = math.ceil((1.0 - tokens) * self.per)
-                raise RateLimited(f"Too many {self._what} from your address. Please wait "
+                raise RateLimited(f"Too many {self._what} {self._whose}. Please wait "
                                   f"{wait} s and try again.", retry_after=wait,
                                   error="too_many_requests")
             self._buckets[address] = (tokens - 1.0, now)

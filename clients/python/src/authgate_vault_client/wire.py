@@ -38,6 +38,11 @@ def token_path(provider: str, owner: str) -> str:
     return f"/api/v1/connections/{quote(provider, safe='')}/{quote(owner, safe='')}/token"
 
 
+def proxy_path(provider: str, owner: str) -> str:
+    """The proxy's address for one owner's calls; API paths go after it (``me``, ``/me``)."""
+    return f"/api/v1/proxy/{quote(provider, safe='')}/{quote(owner, safe='')}/"
+
+
 def token_from(response: httpx.Response) -> Token:
     """The token in a 200 answer; any other answer raises the matching ``AuthgateError``."""
     body = _json(response)
