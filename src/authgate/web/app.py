@@ -66,9 +66,8 @@ async def _not_a_preflight(request: Request) -> Response:
 
 
 def _routes(runtime: Runtime) -> list[BaseRoute]:
-    fixed_callbacks = [Route(conf.callback_path, fixed_provider_callback(name))
-                       for name, conf in runtime.settings.providers.items()
-                       if conf.callback_path]
+    fixed_callbacks = [Route(p.callback_path, fixed_provider_callback(p.name))
+                       for p in runtime.providers.values() if p.callback_path]
     return [
         *ops.routes,
         *api.routes,
