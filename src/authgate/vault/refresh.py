@@ -88,13 +88,14 @@ class Refresher:
 
     # -- a new pair -------------------------------------------------------------------------
     async def store_new(self, provider: Provider, owner: str, tokens: TokenResponse,
-                        account: Account) -> ConnectionView:
+                        account: Account, extras: Mapping[str, str] | None = None,
+                        ) -> ConnectionView:
         """Create the connection, or replace an existing one's tokens (a re-connect)."""
         now = self.clock.now()
         self._on_change(provider.name, owner)
         conn = await self._write(lambda: self.store.save_tokens(
             provider.name, owner, tokens, account, now=now,
-            next_refresh_at=self._plan(provider, tokens, now)))
+            next_refresh_at=self._plan(provider, tokens, now), extras=extras))
         await self._export(provider, conn, tokens.access_token)
         return conn
 
@@ -131,7 +132,7 @@ class Refresher:
         if secrets.refresh_token is None:
             released = await self._release(conn, retry_at=None, error=None, count=False)
             return RefreshOutcome("not_due", released) if released else _gone(conn)
-        answer = await provider.refresh(self.http, secrets.refresh_token)
+        answer = await provider.refresh(self.http, secrets.refresh_token, conn.extras)
         if isinstance(answer, RefreshFailure):
             return await self._failed(conn, answer, recovering=recovering)
         done = self.clock.now()
