@@ -137,8 +137,11 @@ class Refresher:
             return await self._failed(conn, answer, recovering=recovering)
         done = self.clock.now()
         try:
+            # An answer without a refresh token leaves the old one valid (RFC 6749 §6; Google
+            # never sends a new one): the next refresh is planned all the same.
             updated = await self._write(lambda: self.store.complete_refresh(
-                conn, answer, now=done, next_refresh_at=self._plan(provider, answer, done)))
+                conn, answer, now=done,
+                next_refresh_at=self._plan(provider, answer, done, has_refresh_token=True)))
         except NotFound:
             return _gone(conn)
         REFRESHES.labels(conn.provider, "ok").inc()
@@ -217,9 +220,9 @@ class Refresher:
             conn, now=now, retry_at=retry_at, error=error, count_attempt=count))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _plan(self, provider: Provider, tokens: TokenResponse,
-              now: datetime) -> datetime | None:
-        if not tokens.refresh_token:
+    def _plan(self, provider: Provider, tokens: TokenResponse, now: datetime, *,
+              has_refresh_token: bool = False) -> datetime | None:
+        if not (tokens.refresh_token or has_refresh_token):
             return None
         expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
         return next_refresh_at(provider.refresh_rule, expires_at=expires_at, issued_at=now,
