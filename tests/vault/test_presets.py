@@ -91,17 +91,24 @@ def _advance_past(stack: PresetStack, mode: str) -> None:
     stack.clock.advance(MODES[mode].access_lifetime + 5)
 
 
+def _tokens_over(stack: PresetStack, provider: str, owner: str, mode: str,
+                 lifetimes: int) -> set[object]:
+    """The access tokens served now and after each of ``lifetimes`` expiries; each refresh
+    after the first needs the refresh token the one before left (kept or rotated)."""
+    tokens = {stack.token(provider, owner)["access_token"]}
+    for _ in range(lifetimes):
+        _advance_past(stack, mode)
+        tokens.add(stack.token(provider, owner)["access_token"])
+    return tokens
+
+
 def test_google_asks_offline_access_and_keeps_the_reused_refresh_token(presets):
     page, authorize = presets.connect("google", "tg:1")
     assert page.status_code == 200 and "Ivan Petrov" in page.text, page.text
     query = parse_qs(urlsplit(authorize).query)
     assert query["access_type"] == ["offline"] and query["prompt"] == ["consent"]
-    first = presets.token("google", "tg:1")["access_token"]
-    seen = {first}
-    for _ in range(2):  # a second refresh needs the refresh token the first answer left out
-        _advance_past(presets, "google")
-        seen.add(presets.token("google", "tg:1")["access_token"])
-    assert len(seen) == 3
+    # The second refresh needs the refresh token the first answer left out.
+    assert len(_tokens_over(presets, "google", "tg:1", "google", 2)) == 3
     stats = presets.stats("google")
     assert stats["codes_without_offline_access"] == 0
     assert stats["refreshes_ok"] == 2 and stats["refresh_token_kept"] == 2
@@ -122,11 +129,7 @@ def test_github_oauth_app_token_never_expires_and_is_never_refreshed(presets):
 def test_github_app_refresh_token_rotates_and_200_errors_mean_reconnect(presets):
     page, _ = presets.connect("github_app", "tg:3")
     assert page.status_code == 200, page.text
-    tokens = {presets.token("github_app", "tg:3")["access_token"]}
-    for _ in range(2):  # the second refresh needs the rotated refresh token of the first
-        _advance_past(presets, "github")
-        tokens.add(presets.token("github_app", "tg:3")["access_token"])
-    assert len(tokens) == 3
+    assert len(_tokens_over(presets, "github_app", "tg:3", "github", 2)) == 3
     stats = presets.stats("github")
     assert stats["refresh_token_rotated"] == 2 and stats["refresh_refused"] == 0
     assert stats["form_encoded_answers"] == 0  # it asked for JSON every time
@@ -142,11 +145,7 @@ def test_github_app_refresh_token_rotates_and_200_errors_mean_reconnect(presets)
 def test_yandex_refresh_token_sometimes_rotates_and_the_api_takes_oauth_scheme(presets):
     page, _ = presets.connect("yandex", "tg:4")
     assert page.status_code == 200 and "Ivan Petrov" in page.text, page.text
-    tokens = {presets.token("yandex", "tg:4")["access_token"]}
-    for _ in range(3):
-        _advance_past(presets, "yandex")
-        tokens.add(presets.token("yandex", "tg:4")["access_token"])
-    assert len(tokens) == 4
+    assert len(_tokens_over(presets, "yandex", "tg:4", "yandex", 3)) == 4
     stats = presets.stats("yandex")
     assert stats["refresh_token_kept"] >= 1 and stats["refresh_token_rotated"] >= 1
     assert stats["refresh_refused"] == 0
@@ -160,11 +159,7 @@ def test_vk_id_pkce_and_device_id_kept_for_every_refresh(presets):
     assert page.status_code == 200 and "Ivan Petrov" in page.text, page.text
     query = parse_qs(urlsplit(authorize).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
-    tokens = {presets.token("vk", "tg:5")["access_token"]}
-    for _ in range(2):
-        _advance_past(presets, "vk")
-        tokens.add(presets.token("vk", "tg:5")["access_token"])
-    assert len(tokens) == 3
+    assert len(_tokens_over(presets, "vk", "tg:5", "vk", 2)) == 3
     stats = presets.stats("vk")
     assert stats["refreshes_ok"] == 2 and stats["refresh_token_rotated"] == 2
     assert stats["device_id_missing"] == 0 and stats["state_missing"] == 0
@@ -175,9 +170,7 @@ def test_vk_id_pkce_and_device_id_kept_for_every_refresh(presets):
 def test_superjob_refreshes_at_its_own_endpoint_and_sends_the_app_id(presets):
     page, _ = presets.connect("superjob", "tg:6")  # the account lookup needs X-Api-App-Id
     assert page.status_code == 200 and "Ivan Petrov" in page.text, page.text
-    first = presets.token("superjob", "tg:6")["access_token"]
-    _advance_past(presets, "superjob")
-    assert presets.token("superjob", "tg:6")["access_token"] != first
+    assert len(_tokens_over(presets, "superjob", "tg:6", "superjob", 1)) == 2
     proxied = presets.api.get("/api/v1/proxy/superjob/tg:6/echo/vacancies/?t=4&count=100")
     assert proxied.status_code == 200, proxied.text
     assert proxied.json()["query"] == "t=4&count=100"
