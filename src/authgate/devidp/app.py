@@ -81,7 +81,7 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
 
     presets = {name: ModeModel(mode, options.clock) for name, mode in MODES.items()}
 
-    async def preset_stats(request: Request) -> Response:
+    async def preset_control(request: Request) -> Response:
         model = presets.get(request.path_params["mode"])
         if model is None:
             return JSONResponse({"error": "not_found"}, status_code=404)
@@ -117,8 +117,8 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
             Mount("/oidc", routes=oidc.routes()),
             Mount("/_devidp/hh", routes=HhControl(hh_model, faults).routes()),
             Mount("/_devidp/oidc", routes=OidcControl(oidc, persist.changed).routes()),
-            Route("/_devidp/presets/{mode}/stats", preset_stats, methods=["GET"]),
-            Route("/_devidp/presets/{mode}/revoke", preset_stats, methods=["POST"]),
+            Route("/_devidp/presets/{mode}/stats", preset_control, methods=["GET"]),
+            Route("/_devidp/presets/{mode}/revoke", preset_control, methods=["POST"]),
             *(Mount(f"/presets/{name}", routes=PresetEndpoints(MODES[name], model).routes())
               for name, model in presets.items()),
         ]
