@@ -79,3 +79,28 @@ def test_presets_that_need_a_client_secret_refuse_to_start_without(kind):
     with pytest.raises(ValueError, match="client_secret"):
         Settings(providers={"p": {"kind": kind, "client_id": "cid"}})
     Settings(providers={"p": {"kind": "vk", "client_id": "cid"}})  # a public client
+
+
+def test_doctor_probes_a_presets_own_token_endpoint_when_none_is_configured():
+    import anyio
+    import httpx
+
+    from authgate.deploy.doctor_net import ProviderProbe, probe_provider
+
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(405)
+
+    conf = Settings(providers={"p": {"kind": "yandex", "client_id": "c",
+                                     "client_secret": "s"}}).providers["p"]
+
+    async def probe() -> ProviderProbe:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            return await probe_provider(http, "p", conf)
+
+    result = anyio.run(probe)
+    assert asked == ["https://oauth.yandex.ru/token"]
+    assert result.authorize_endpoint == "https://oauth.yandex.ru/authorize"
+    assert all(check.ok for check in result.results)

@@ -134,3 +134,8 @@ PRESETS: Mapping[PresetKind, Preset] = MappingProxyType({
         account=AccountLookup("/user/current/", id="id", names=("name", "email")),
     ),
 })
+
+
+def preset_for(kind: str) -> Preset | None:
+    """The preset a provider kind names (None for oidc, oauth2 and hh)."""
+    return next((rules for name, rules in PRESETS.items() if name == kind), None)
