@@ -119,7 +119,12 @@ class ProxySettings(_Section):
     max_retry_after: Duration = timedelta(seconds=5)
 
 
-ProviderKind = Literal["oidc", "oauth2", "hh"]
+# The presets' rules are data, in ``providers/presets.py``.
+PresetKind = Literal["google", "github", "yandex", "vk", "superjob"]
+ProviderKind = Literal["oidc", "oauth2", "hh", PresetKind]
+# Presets whose token endpoint wants the client secret (VK ID's public clients need none;
+# SuperJob's secret is also its X-Api-App-Id header).
+SECRET_PRESETS = frozenset({"google", "github", "yandex", "superjob"})
 ProviderUse = Literal["login", "connect"]
 
 
@@ -138,6 +143,8 @@ class ProviderSettings(_Section):
     callback_path: str = ""
     authorize_url: str = ""
     token_url: str = ""
+    # Where refresh requests go, when not to token_url (SuperJob has an endpoint of its own).
+    refresh_url: str = ""
     api_base: str = ""
     userinfo_url: str = ""
     pkce: bool = True
@@ -187,6 +194,8 @@ class ProviderSettings(_Section):
             raise ValueError("an oidc provider needs issuer")
         if self.kind == "oauth2" and not (self.authorize_url and self.token_url):
             raise ValueError("an oauth2 provider needs authorize_url and token_url")
+        if self.kind in SECRET_PRESETS and not self.client_secret:
+            raise ValueError(f"a {self.kind} provider needs client_secret")
         if self.kind == "hh" and not self.user_agent:
             raise ValueError('hh needs user_agent, like "MyApp/1.0 (me@example.com)"')
         return self

@@ -25,6 +25,7 @@ from authgate.errors import ProviderError
 from authgate.protocol.oidc_discovery import ProviderMetadata, discovery_url
 from authgate.protocol.rfc7636_pkce import new_opaque_value, new_pkce_pair
 from authgate.providers import hh
+from authgate.providers.presets import preset_for
 
 TIMEOUT = 10.0
 MAX_SKEW = 30.0
@@ -70,7 +71,8 @@ async def probe_provider(http: httpx.AsyncClient, name: str, conf: ProviderSetti
     elif conf.kind == "hh":
         url = f"{(conf.api_base or hh.API_BASE).rstrip('/')}/me"
     else:
-        url = conf.token_url
+        preset = preset_for(conf.kind)
+        url = conf.token_url or (preset.token_url if preset else "")
     try:
         response, received_at = await _get(http, url, _headers(conf))
     except httpx.HTTPError as exc:
@@ -78,8 +80,10 @@ async def probe_provider(http: httpx.AsyncClient, name: str, conf: ProviderSetti
                                      "check DNS, outbound firewall and proxy settings")])
     probe = ProviderProbe([], skew=_skew(response, received_at))
     if conf.kind != "oidc":
+        preset = preset_for(conf.kind)
         probe.authorize_endpoint = conf.authorize_url or (
-            hh.AUTHORIZE_URL if conf.kind == "hh" else None)
+            hh.AUTHORIZE_URL if conf.kind == "hh"
+            else preset.authorize_url if preset else None)
         probe.results.append(Check(label, True, f"{url} answered HTTP {response.status_code}"))
         return probe
     if response.status_code != 200:

@@ -1,4 +1,5 @@
-"""Assembling the development identity provider: one Starlette app, one port, two providers."""
+"""Assembling the development identity provider: one Starlette app, one port: an OpenID
+issuer, an hh.ru look-alike, and the preset look-alikes (``preset_modes``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from authgate.devidp.oidc import OidcEndpoints
 from authgate.devidp.oidc_keys import KeyRing
 from authgate.devidp.oidc_model import OidcModel
 from authgate.devidp.options import DevIdpOptions
+from authgate.devidp.preset_endpoints import PresetEndpoints
+from authgate.devidp.preset_modes import MODES, ModeModel
 from authgate.devidp.state import StateFile
 
 log = logging.getLogger("authgate.devidp")
@@ -37,6 +40,7 @@ class DevIdpHandles:
     oidc: OidcModel
     oidc_endpoints: OidcEndpoints
     keys: KeyRing
+    presets: dict[str, ModeModel]  # the preset look-alikes (kept in memory only)
 
 
 class _Persistence:
@@ -75,6 +79,16 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
         options.oidc, oidc_model, keys, options.clock, options.base_url, persist.changed
     )
 
+    presets = {name: ModeModel(mode, options.clock) for name, mode in MODES.items()}
+
+    async def preset_control(request: Request) -> Response:
+        model = presets.get(request.path_params["mode"])
+        if model is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        if request.method == "POST":  # the person revoked the app at the provider
+            return JSONResponse({"revoked": model.revoke_all()})
+        return JSONResponse(dict(model.stats))
+
     async def index(request: Request) -> Response:
         base = public_base(options.base_url, request)
         return JSONResponse(
@@ -86,7 +100,9 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
                     "client_id": options.hh.client_id,
                 },
                 "oidc": {"issuer": f"{base}/oidc", "client_id": options.oidc.client_id},
-                "control": [f"{base}/_devidp/hh/stats", f"{base}/_devidp/oidc/stats"],
+                "presets": {name: f"{base}/presets/{name}" for name in presets},
+                "control": [f"{base}/_devidp/hh/stats", f"{base}/_devidp/oidc/stats",
+                            *(f"{base}/_devidp/presets/{name}/stats" for name in presets)],
             }
         )
 
@@ -101,9 +117,13 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
             Mount("/oidc", routes=oidc.routes()),
             Mount("/_devidp/hh", routes=HhControl(hh_model, faults).routes()),
             Mount("/_devidp/oidc", routes=OidcControl(oidc, persist.changed).routes()),
+            Route("/_devidp/presets/{mode}/stats", preset_control, methods=["GET"]),
+            Route("/_devidp/presets/{mode}/revoke", preset_control, methods=["POST"]),
+            *(Mount(f"/presets/{name}", routes=PresetEndpoints(MODES[name], model).routes())
+              for name, model in presets.items()),
         ]
     )
-    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys)
+    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys, presets)
     # The gateway's access log: paths only, since query strings carry codes and id_token_hint.
     app.add_middleware(AccessLog, logger="authgate.devidp.access")
     return app

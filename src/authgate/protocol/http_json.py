@@ -26,6 +26,24 @@ async def get_json_object(
 ) -> dict[str, Any]:
     """``what`` names the document in error details ("discovery document", "JWKS", ...)."""
     response = await send(http.get(url, headers=dict(headers or {})), what=what)
+    return json_object_of(response, what=what)
+
+
+async def post_form_json_object(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    what: str,
+    form: Mapping[str, str],
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The same for a form POST (VK ID's user_info takes the access token in the body)."""
+    response = await send(http.post(url, data=dict(form), headers=dict(headers or {})),
+                          what=what)
+    return json_object_of(response, what=what)
+
+
+def json_object_of(response: httpx.Response, *, what: str) -> dict[str, Any]:
     raise_for_unavailable(response, what=what)
     status = response.status_code
     if status != 200:

@@ -8,6 +8,7 @@ endpoints, headers, account and the meaning of their refresh errors. What a prov
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -128,6 +129,11 @@ class Provider:
         return self.settings.token_url
 
     @property
+    def refresh_endpoint(self) -> str:
+        """Where refresh requests go (the token endpoint, unless a provider has another)."""
+        return self.settings.refresh_url or self.token_endpoint
+
+    @property
     def scopes(self) -> list[str]:
         return list(self.settings.scopes or [])
 
@@ -148,18 +154,43 @@ class Provider:
     def headers(self) -> dict[str, str]:
         return {"Accept": "application/json"}
 
+    def authorization(self, access_token: str) -> str:
+        """The ``Authorization`` header value that presents an access token to the API."""
+        return f"Bearer {access_token}"
+
+    # -- what a provider adds to the standard requests ---------------------------------------
+    def authorize_params(self) -> dict[str, str]:
+        """Parameters of the authorize redirect beyond RFC 6749's and PKCE's."""
+        return {}
+
+    def connection_extras(self, callback: Mapping[str, str]) -> dict[str, str]:
+        """Values of the callback to keep with the connection and send back on refresh."""
+        return {}
+
+    def exchange_fields(self, callback: Mapping[str, str]) -> dict[str, str]:
+        """Fields the code exchange needs beyond RFC 6749's, from the callback's parameters."""
+        return {}
+
+    def refresh_fields(self, extras: Mapping[str, str]) -> dict[str, str]:
+        """Fields a refresh needs beyond RFC 6749's, from the connection's ``extras``."""
+        return {}
+
     # -- flows ------------------------------------------------------------------------------
     def authorize_url(self, *, state: str, code_challenge: str | None) -> str:
         return authorization_url(
             self.authorize_endpoint, client_id=self.client_id,
             redirect_uri=self.redirect_uri, state=state, scopes=self.scopes,
             code_challenge=code_challenge if self.uses_pkce else None,
+            extra=self.authorize_params(),
         )
 
     async def exchange_code(self, http: httpx.AsyncClient, code: str,
-                            code_verifier: str | None) -> TokenResponse:
+                            code_verifier: str | None,
+                            callback: Mapping[str, str] | None = None) -> TokenResponse:
+        """``callback``: the callback's query parameters (some providers want some back)."""
         form = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": self.redirect_uri, **self._client_auth()}
+                "redirect_uri": self.redirect_uri, **self._client_auth(),
+                **self.exchange_fields(callback or {})}
         if code_verifier and self.uses_pkce:
             form["code_verifier"] = code_verifier
         try:
@@ -170,14 +201,15 @@ class Provider:
                             f"({exc.oauth_error}). Please start again.",
                             error="code_rejected") from None
 
-    async def refresh(self, http: httpx.AsyncClient,
-                      refresh_token: str) -> TokenResponse | RefreshFailure:
+    async def refresh(self, http: httpx.AsyncClient, refresh_token: str,
+                      extras: Mapping[str, str] | None = None) -> TokenResponse | RefreshFailure:
         """One refresh request: the new tokens, or what the failure means. Never raises for
-        anything the provider (or the network to it) does."""
+        anything the provider (or the network to it) does. ``extras``: the connection's."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token,
-                **self._client_auth()}
+                **self._client_auth(), **self.refresh_fields(extras or {})}
         try:
-            return await request_token(http, self.token_endpoint, form, headers=self.headers())
+            return await request_token(http, self.refresh_endpoint, form,
+                                       headers=self.headers())
         except OAuthErrorResponse as exc:
             return self.classify_refresh_error(exc)
         except ProviderError as exc:
@@ -217,7 +249,7 @@ class Provider:
                         access_token: str) -> dict[str, Any]:
         return await get_json_object(
             http, url, what="account", headers={**self.headers(),
-                                                "Authorization": f"Bearer {access_token}"})
+                                                "Authorization": self.authorization(access_token)})
 
 
 def _str(value: object) -> str | None:

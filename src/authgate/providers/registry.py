@@ -15,6 +15,8 @@ from authgate.config import ProviderKind, ProviderSettings, Settings
 from authgate.protocol.refresh_policy import RefreshRule
 from authgate.providers.base import Capabilities, Provider
 from authgate.providers.hh import HeadHunterProvider
+from authgate.providers.preset_provider import PresetProvider
+from authgate.providers.presets import PRESETS, Preset
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Kind:
     openid: bool = False  # an OpenID issuer: people may sign in with it, and sign out there
     application_token: bool = False
     refresh_rule: RefreshRule | None = None  # fixed by the provider; None: the ``refresh`` key
+    rules: Preset | None = None  # a data preset's rules (read by ``PresetProvider``)
 
 
 KINDS: Mapping[ProviderKind, Kind] = {
@@ -33,6 +36,9 @@ KINDS: Mapping[ProviderKind, Kind] = {
     # hh.ru refuses a refresh before the access token has expired; its client_credentials
     # token never expires (and asking again revokes the previous one).
     "hh": Kind(HeadHunterProvider, application_token=True, refresh_rule="after_expiry"),
+    # The presets' rules are data (``presets.PRESETS``); they all refresh ahead of expiry.
+    **{name: Kind(PresetProvider, refresh_rule="ahead", rules=rules)
+       for name, rules in PRESETS.items()},
 }
 
 
@@ -77,8 +83,12 @@ class Providers(Mapping[str, Provider]):
 
 def build_provider(name: str, settings: Settings) -> Provider:
     conf = settings.providers[name]
-    return KINDS[conf.kind].preset(name, conf, redirect_uri=settings.redirect_uri(name),
-                                   capabilities=capabilities_of(conf))
+    kind, redirect_uri, capabilities = (KINDS[conf.kind], settings.redirect_uri(name),
+                                        capabilities_of(conf))
+    if kind.rules is not None:
+        return PresetProvider(name, conf, redirect_uri=redirect_uri, capabilities=capabilities,
+                              preset=kind.rules)
+    return kind.preset(name, conf, redirect_uri=redirect_uri, capabilities=capabilities)
 
 
 def build_providers(settings: Settings) -> Providers:

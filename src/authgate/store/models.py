@@ -165,6 +165,9 @@ class Connection(Base):
     refresh_token_enc: Mapped[str | None] = mapped_column(Text)
     token_type: Mapped[str] = mapped_column(String(32))
     scope: Mapped[str | None] = mapped_column(Text)
+    # What the provider handed over on the callback and wants back on every token request
+    # (VK ID's device_id): a JSON object of strings; None when the provider has nothing such.
+    extras: Mapped[dict[str, str] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime | None]
     next_refresh_at: Mapped[datetime | None] = mapped_column(index=True)
     last_refresh_at: Mapped[datetime | None]

@@ -8,7 +8,8 @@ processes, and leaves a mark if the process dies mid-flight: the claim then goes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -43,6 +44,8 @@ class ConnectionView:
     last_error: str | None
     generation: int
     created_at: datetime
+    # Provider values sent back on refresh (VK ID's device_id); not secrets, never listed.
+    extras: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, row: Connection) -> ConnectionView:
@@ -52,7 +55,7 @@ class ConnectionView:
             expires_at=row.expires_at, next_refresh_at=row.next_refresh_at,
             last_refresh_at=row.last_refresh_at, refresh_started_at=row.refresh_started_at,
             attempts=row.attempts, last_error=row.last_error, generation=row.generation,
-            created_at=row.created_at,
+            created_at=row.created_at, extras=dict(row.extras or {}),
         )
 
 
@@ -132,8 +135,10 @@ class ConnectionStore:
 
     # -- writing ----------------------------------------------------------------------------
     def save_tokens(self, provider: str, owner: str, tokens: TokenResponse, account: Account,
-                    *, now: datetime, next_refresh_at: datetime | None) -> ConnectionView:
-        """Create the connection, or replace the tokens of an existing one (a re-connect)."""
+                    *, now: datetime, next_refresh_at: datetime | None,
+                    extras: Mapping[str, str] | None = None) -> ConnectionView:
+        """Create the connection, or replace the tokens of an existing one (a re-connect);
+        ``extras`` replace the old ones too."""
         with self._db.begin() as s:
             row = s.scalar(select(Connection).where(Connection.provider == provider,
                                                     Connection.owner == owner)
@@ -143,6 +148,7 @@ class ConnectionStore:
                                  attempts=0)
                 s.add(row)
             row.account_id, row.account_name = account.id, account.name
+            row.extras = dict(extras) if extras else None
             self._apply_tokens(row, tokens, now=now, next_refresh_at=next_refresh_at)
             row.generation = (row.generation or 0) + 1
             s.flush()

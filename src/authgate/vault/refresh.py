@@ -88,13 +88,14 @@ class Refresher:
 
     # -- a new pair -------------------------------------------------------------------------
     async def store_new(self, provider: Provider, owner: str, tokens: TokenResponse,
-                        account: Account) -> ConnectionView:
+                        account: Account, extras: Mapping[str, str] | None = None,
+                        ) -> ConnectionView:
         """Create the connection, or replace an existing one's tokens (a re-connect)."""
         now = self.clock.now()
         self._on_change(provider.name, owner)
         conn = await self._write(lambda: self.store.save_tokens(
             provider.name, owner, tokens, account, now=now,
-            next_refresh_at=self._plan(provider, tokens, now)))
+            next_refresh_at=self._plan(provider, tokens, now), extras=extras))
         await self._export(provider, conn, tokens.access_token)
         return conn
 
@@ -131,13 +132,16 @@ class Refresher:
         if secrets.refresh_token is None:
             released = await self._release(conn, retry_at=None, error=None, count=False)
             return RefreshOutcome("not_due", released) if released else _gone(conn)
-        answer = await provider.refresh(self.http, secrets.refresh_token)
+        answer = await provider.refresh(self.http, secrets.refresh_token, conn.extras)
         if isinstance(answer, RefreshFailure):
             return await self._failed(conn, answer, recovering=recovering)
         done = self.clock.now()
         try:
+            # An answer without a refresh token leaves the old one valid (RFC 6749 §6; Google
+            # never sends a new one): the next refresh is planned all the same.
             updated = await self._write(lambda: self.store.complete_refresh(
-                conn, answer, now=done, next_refresh_at=self._plan(provider, answer, done)))
+                conn, answer, now=done,
+                next_refresh_at=self._plan(provider, answer, done, has_refresh_token=True)))
         except NotFound:
             return _gone(conn)
         REFRESHES.labels(conn.provider, "ok").inc()
@@ -216,9 +220,9 @@ class Refresher:
             conn, now=now, retry_at=retry_at, error=error, count_attempt=count))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _plan(self, provider: Provider, tokens: TokenResponse,
-              now: datetime) -> datetime | None:
-        if not tokens.refresh_token:
+    def _plan(self, provider: Provider, tokens: TokenResponse, now: datetime, *,
+              has_refresh_token: bool = False) -> datetime | None:
+        if not (tokens.refresh_token or has_refresh_token):
             return None
         expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
         return next_refresh_at(provider.refresh_rule, expires_at=expires_at, issued_at=now,

@@ -86,8 +86,10 @@ class Vault:
 
     # -- connecting -------------------------------------------------------------------------
     async def store_new_connection(self, provider: Provider, owner: str,
-                                   tokens: TokenResponse, account: Account) -> ConnectionView:
-        conn = await self.refresher.store_new(provider, owner, tokens, account)
+                                   tokens: TokenResponse, account: Account,
+                                   extras: Mapping[str, str] | None = None) -> ConnectionView:
+        """``extras``: what the provider wants back on refresh (``Provider.connection_extras``)."""
+        conn = await self.refresher.store_new(provider, owner, tokens, account, extras)
         log.info("connection stored provider=%s owner=%s account=%s", provider.name, owner,
                  account.id)
         return conn

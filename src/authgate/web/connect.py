@@ -87,9 +87,10 @@ async def store_connection(request: Request, provider_name: str,
     if not code or flow.owner is None:
         raise FlowError("The provider sent no authorization code. Please start again.",
                         error="missing_code")
-    tokens = await provider.exchange_code(runtime.http, code, flow.code_verifier)
+    extras = provider.connection_extras(params)
+    tokens = await provider.exchange_code(runtime.http, code, flow.code_verifier, params)
     account = await provider.fetch_account(runtime.http, tokens.access_token)
-    await runtime.vault.store_new_connection(provider, flow.owner, tokens, account)
+    await runtime.vault.store_new_connection(provider, flow.owner, tokens, account, extras)
     return provider, account
 
 

@@ -157,7 +157,7 @@ async def proxy(request: Request) -> Response:
     body = _ReplayableBody(request.receive) if has_body else None
 
     async def send(token: IssuedToken) -> httpx.Response:
-        auth = [("Authorization", f"Bearer {token.access_token}")]
+        auth = [("Authorization", provider.authorization(token.access_token))]
         outgoing = runtime.http.build_request(
             request.method, url, headers=headers + auth,
             content=body.stream() if body is not None else None)
