@@ -1,6 +1,6 @@
 """provider presets: what a provider hands over on the callback and wants back on refresh
 
-Revision ID: 0007_provider_extras
+Revision ID: 0005_provider_extras
 Revises: 0004_handoff_origin
 Create Date: 2026-12-09 10:00:00
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_provider_extras"
+revision = "0005_provider_extras"
 down_revision = "0004_handoff_origin"
 branch_labels = None
 depends_on = None
