@@ -7,6 +7,7 @@ service is a typed attribute, handed on explicitly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import Engine
@@ -17,6 +18,8 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
+from authgate.outbox.store import Outbox
+from authgate.outbox.worker import DeliveryWorker
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
@@ -30,6 +33,9 @@ from authgate.store.db import (
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
+from authgate.webhooks.channel import WebhookChannel
+from authgate.webhooks.endpoints import CHANNEL as WEBHOOK_CHANNEL
+from authgate.webhooks.endpoints import WebhookEndpoints
 
 CSRF_KEY_FILE = "csrf.key"
 
@@ -48,6 +54,10 @@ class Runtime:
     links: ConnectLinks
     apikeys: ApiKeys
     signin: SigninServices
+    # Events written with the changes that cause them, and the worker that delivers them.
+    outbox: Outbox
+    webhooks: WebhookEndpoints
+    delivery: DeliveryWorker
     # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
     csrf_key: bytes
 
@@ -69,12 +79,19 @@ class Runtime:
         )
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
-        vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
+        webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
+        outbox = Outbox(db, routers=[webhooks])
+        delivery = DeliveryWorker(
+            outbox, {WEBHOOK_CHANNEL: WebhookChannel(webhooks, http, clock)}, clock,
+            lease=2 * settings.vault.http_timeout + timedelta(seconds=30))
+        vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
+                      settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
-                                      clock=clock, http=http, flows=flows)
+                                      clock=clock, http=http, flows=flows, outbox=outbox)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
                    links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
+                   outbox=outbox, webhooks=webhooks, delivery=delivery,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:
