@@ -57,6 +57,7 @@ class Runtime:
     # Events written with the changes that cause them, and the worker that delivers them.
     outbox: Outbox
     webhooks: WebhookEndpoints
+    webhook_channel: WebhookChannel
     delivery: DeliveryWorker
     # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
     csrf_key: bytes
@@ -81,8 +82,9 @@ class Runtime:
         flows = FlowStore(db, keyring)
         webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
         outbox = Outbox(db, routers=[webhooks])
+        webhook_channel = WebhookChannel(webhooks, http, clock)
         delivery = DeliveryWorker(
-            outbox, {WEBHOOK_CHANNEL: WebhookChannel(webhooks, http, clock)}, clock,
+            outbox, {WEBHOOK_CHANNEL: webhook_channel}, clock,
             lease=2 * settings.vault.http_timeout + timedelta(seconds=30))
         vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
                       settings.vault)
@@ -91,7 +93,8 @@ class Runtime:
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
                    links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
-                   outbox=outbox, webhooks=webhooks, delivery=delivery,
+                   outbox=outbox, webhooks=webhooks, webhook_channel=webhook_channel,
+                   delivery=delivery,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:
