@@ -7,6 +7,7 @@ changed in the file, not here. A secret is printed once, when the endpoint is ad
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from authgate.cli.common import (
     open_runtime,
     out,
 )
+from authgate.errors import InvalidRequest
 from authgate.outbox.events import DEFAULT_EVENTS, OPT_IN
 
 webhooks_app = command_group(
@@ -49,9 +51,11 @@ def webhooks_add(
             raise typer.BadParameter(f"cannot read {secret_file}: {exc.strerror}",
                                      param_hint="--secret-file") from None
     runtime = open_runtime(config)
-    with failures_exit():
+    try:
         endpoint, secret = runtime.webhooks.add(url, events=events.split(","),
                                                 now=runtime.clock.now(), secret=secret)
+    except InvalidRequest as exc:  # bad arguments: a usage error (exit 2)
+        raise typer.BadParameter(exc.detail) from None
     console.print(f"added webhook endpoint {endpoint.id} "
                   f"({', '.join(endpoint.events) or 'default events'})")
     if secret_file is None:
@@ -62,18 +66,24 @@ def webhooks_add(
 
 
 @webhooks_app.command("list")
-def webhooks_list(config: ConfigOption = None) -> None:
-    """Endpoints, with their latest deliveries' states."""
+def webhooks_list(config: ConfigOption = None, as_json: Annotated[bool, typer.Option(
+        "--json", help="print JSON")] = False) -> None:
+    """Endpoints (from the config file: source "config"), with their messages by state."""
     runtime = open_runtime(config)
+    counts = runtime.outbox.counts_by_destination("webhook")
+    rows = [{"id": e.id, "url": e.url, "events": list(e.events), "source": e.source,
+             "messages": {state: counts.get(e.id, {}).get(state, 0)
+                          for state in ("delivered", "pending", "dead")}}
+            for e in runtime.webhooks.list_endpoints()]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
     table = Table(title="Webhook endpoints")
     for column in ("id", "url", "events", "source", "delivered", "pending", "dead"):
         table.add_column(column)
-    counts = runtime.outbox.counts_by_destination("webhook")
-    for e in runtime.webhooks.list_endpoints():
-        c = counts.get(e.id, {})
-        table.add_row(e.id, e.url, ", ".join(e.events) or "(default)", e.source,
-                      str(c.get("delivered", 0)), str(c.get("pending", 0)),
-                      str(c.get("dead", 0)))
+    for row in rows:
+        table.add_row(row["id"], row["url"], ", ".join(row["events"]) or "(default)",
+                      row["source"], *(str(n) for n in row["messages"].values()))
     out.print(table)
 
 
