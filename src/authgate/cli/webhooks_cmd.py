@@ -71,19 +71,22 @@ def webhooks_list(config: ConfigOption = None, as_json: Annotated[bool, typer.Op
     """Endpoints (from the config file: source "config"), with their messages by state."""
     runtime = open_runtime(config)
     counts = runtime.outbox.counts_by_destination("webhook")
-    rows = [{"id": e.id, "url": e.url, "events": list(e.events), "source": e.source,
-             "messages": {state: counts.get(e.id, {}).get(state, 0)
-                          for state in ("delivered", "pending", "dead")}}
-            for e in runtime.webhooks.list_endpoints()]
+    endpoints = runtime.webhooks.list_endpoints()
+    states = ("delivered", "pending", "dead")
     if as_json:
-        out.print_json(json.dumps(rows))
+        out.print_json(json.dumps([
+            {"id": e.id, "url": e.url, "events": list(e.events), "source": e.source,
+             "messages": {state: counts.get(e.id, {}).get(state, 0) for state in states}}
+            for e in endpoints]))
         return
     table = Table(title="Webhook endpoints")
-    for column in ("id", "url", "events", "source", "delivered", "pending", "dead"):
+    for column in ("id", "url", "events", "source", *states):
         table.add_column(column)
-    for row in rows:
-        table.add_row(row["id"], row["url"], ", ".join(row["events"]) or "(default)",
-                      row["source"], *(str(n) for n in row["messages"].values()))
+    for e in endpoints:
+        table.add_row(e.id, e.url, ", ".join(e.events) or "(default)", e.source,
+                      *(str(counts.get(e.id, {}).get(state, 0)) for state in states))
+    if not out.is_terminal:  # piped into grep or a file: not cut to 80 columns
+        out.width = 200
     out.print(table)
 
 
