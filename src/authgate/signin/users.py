@@ -185,8 +185,7 @@ class UserStore:
 
     def _publish(self, s: Session, event_type: str, row: User, now: datetime,
                  **extra: object) -> None:
-        self._outbox.publish(s, events.user_event(event_type, username=row.username,
-                                                  role=row.role, at=now, **extra))
+        publish_user_event(self._outbox, s, event_type, row, now, **extra)
 
     def _revoked(self, sids: list[str]) -> None:
         if sids and self._on_revoke is not None:
@@ -246,6 +245,13 @@ class UserStore:
             view = user_view(s, row)
         self._revoked(revoked)
         return view, created
+
+
+def publish_user_event(outbox: Outbox, s: Session, event_type: str, row: User, now: datetime,
+                       **extra: object) -> None:
+    """Write a user event to the outbox, in the transaction ``s`` of the change."""
+    outbox.publish(s, events.user_event(event_type, username=row.username, role=row.role,
+                                        at=now, **extra))
 
 
 def _revoke_sessions(s: Session, user_id: int, now: datetime) -> list[str]:
