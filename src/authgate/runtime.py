@@ -7,7 +7,6 @@ service is a typed attribute, handed on explicitly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import httpx
 from sqlalchemy import Engine
@@ -83,9 +82,7 @@ class Runtime:
         webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
         outbox = Outbox(db, routers=[webhooks])
         webhook_channel = WebhookChannel(webhooks, http, clock)
-        delivery = DeliveryWorker(
-            outbox, {WEBHOOK_CHANNEL: webhook_channel}, clock,
-            lease=2 * settings.vault.http_timeout + timedelta(seconds=30))
+        delivery = DeliveryWorker(outbox, {WEBHOOK_CHANNEL: webhook_channel}, clock)
         vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
                       settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,

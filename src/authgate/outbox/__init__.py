@@ -21,7 +21,9 @@ The API a delivery channel codes against (names kept stable):
 * ``outbox.events``: the event types and the payload builders (never a token).
 * ``outbox.store.Outbox(db, routers=[...])``: ``publish``; the claim/finish/resend the worker and
   the console use.
-* ``outbox.worker.DeliveryWorker(outbox, channels={"webhook": ..., "telegram": ...}, clock)``.
+* ``outbox.worker.DeliveryWorker(outbox, channels={"webhook": ..., "telegram": ...}, clock)``;
+  an attempt is cut off after ``ATTEMPT_LIMIT`` (30 s, then ``retry``), so a channel's own
+  timeouts should be shorter.
 
 A new channel adds a ``Router`` (who, for which events) and a ``Channel`` (how), both wired in
 ``runtime.py``. Ordering: messages of one ``(channel, destination, ordering_key)`` go out one at a

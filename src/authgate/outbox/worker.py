@@ -25,9 +25,14 @@ from authgate.outbox.store import Outbox
 
 log = logging.getLogger("authgate.outbox")
 
-# Messages claimed per pass, and delivered at once.
-BATCH = 100
-CONCURRENCY = 16
+# Messages claimed per pass, all delivered at once: a claimed message never waits in a queue
+# of this process while its lease runs out.
+BATCH = 32
+# One attempt may take this long (a channel's own timeouts should be shorter); the lease is
+# twice as long, so that no attempt outlives its claim and no other replica sends the same
+# message meanwhile.
+ATTEMPT_LIMIT = 30.0
+LEASE = timedelta(seconds=2 * ATTEMPT_LIMIT)
 
 
 def replica_name() -> str:
@@ -37,9 +42,8 @@ def replica_name() -> str:
 
 class DeliveryWorker:
     def __init__(self, outbox: Outbox, channels: Mapping[str, Channel], clock: Clock, *,
-                 lease: timedelta, name: str | None = None) -> None:
-        """``lease``: how long a claim holds; longer than one attempt can take (the HTTP
-        timeout), or another replica may deliver the same message meanwhile."""
+                 lease: timedelta = LEASE, name: str | None = None) -> None:
+        """``lease``: how long a claim holds; longer than ``ATTEMPT_LIMIT``."""
         self.outbox = outbox
         self.channels = dict(channels)
         self.clock = clock
@@ -57,15 +61,9 @@ class DeliveryWorker:
             now=self.clock.now(), lease=self.lease, limit=BATCH, claimer=self.name))
         if not claimed:
             return 0
-        limiter = anyio.Semaphore(CONCURRENCY)
-
-        async def one(message: Message) -> None:
-            async with limiter:
-                await self._attempt(message)
-
         async with anyio.create_task_group() as tg:
             for message in claimed:
-                tg.start_soon(one, message)
+                tg.start_soon(self._attempt, message)
         return len(claimed)
 
     async def _attempt(self, message: Message) -> None:
@@ -74,7 +72,10 @@ class DeliveryWorker:
             result = DeliveryResult.retry(f"no {message.channel!r} channel in this process")
         else:
             try:
-                result = await channel.deliver(message)
+                with anyio.fail_after(ATTEMPT_LIMIT):
+                    result = await channel.deliver(message)
+            except TimeoutError:
+                result = DeliveryResult.retry("timeout")
             except Exception as exc:  # a channel's bug must not stop the worker
                 log.exception("delivery raised channel=%s id=%s", message.channel,
                               message.message_id)
