@@ -29,3 +29,23 @@ def test_stale_flows_and_links_go_fresh_ones_stay(tmp_path):
     assert _count(runtime, AuthFlow) == 0 and _count(runtime, ConnectSession) == 1
     assert purge_stale(runtime.db, clock.now())["connect_sessions"] == 0
     runtime.engine.dispose()
+
+
+def test_finished_outbox_messages_go_after_30_days_pending_ones_stay(tmp_path):
+    from authgate.outbox.message import DeliveryResult
+    from authgate.store.models import OutboxMessage
+
+    clock = FrozenClock()
+    runtime = Runtime.open(hh_settings(tmp_path / "data"), clock=clock)
+    runtime.webhooks.add("http://127.0.0.1:9/hook", events=[], now=clock.now())
+    runtime.signin.users.add("ann", role="user", now=clock.now())
+    runtime.signin.users.add("bob", role="user", now=clock.now())
+    [first, _second] = runtime.outbox.claim(now=clock.now(), lease=timedelta(seconds=60),
+                                            limit=10, claimer="t")
+    runtime.outbox.finish(first, DeliveryResult.delivered(), now=clock.now(), claimer="t")
+    clock.advance(29 * 86400)
+    assert purge_stale(runtime.db, clock.now())["outbox_messages"] == 0
+    clock.advance(2 * 86400)
+    assert purge_stale(runtime.db, clock.now())["outbox_messages"] == 1
+    assert _count(runtime, OutboxMessage) == 1  # the undelivered one stays
+    runtime.engine.dispose()

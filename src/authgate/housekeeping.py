@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from authgate.outbox.store import PENDING
 from authgate.signin.audit import REFUSED
-from authgate.store.models import AuthFlow, ConnectSession, HandoffCode, SigninEvent
+from authgate.store.models import AuthFlow, ConnectSession, HandoffCode, OutboxMessage, SigninEvent
 from authgate.store.models import Session as SessionRow
 
 log = logging.getLogger("authgate.housekeeping")
@@ -24,6 +25,9 @@ SIGNIN_LOG_RETENTION = timedelta(days=180)
 # Refused attempts (limits, CSRF-less bursts, disabled accounts) are noise an anonymous client can
 # make: kept two weeks, long enough to look into an attack.
 REFUSED_RETENTION = timedelta(days=14)
+# Delivered and dead outbox messages stay in the console's delivery log (and can be resent)
+# this long.
+OUTBOX_RETENTION = timedelta(days=30)
 INTERVAL_SECONDS = 3600.0
 
 
@@ -39,6 +43,8 @@ def purge_stale(db: sessionmaker[Session], now: datetime) -> dict[str, int]:
         "signin_events": delete(SigninEvent).where(SigninEvent.at < now - SIGNIN_LOG_RETENTION),
         "signin_events_refused": delete(SigninEvent).where(
             SigninEvent.result == REFUSED, SigninEvent.at < now - REFUSED_RETENTION),
+        "outbox_messages": delete(OutboxMessage).where(
+            OutboxMessage.state != PENDING, OutboxMessage.created_at < now - OUTBOX_RETENTION),
     }
     removed = {}
     with db.begin() as s:

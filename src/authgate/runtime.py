@@ -17,6 +17,8 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
+from authgate.outbox.store import Outbox
+from authgate.outbox.worker import DeliveryWorker
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
@@ -30,6 +32,9 @@ from authgate.store.db import (
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
+from authgate.webhooks.channel import WebhookChannel
+from authgate.webhooks.endpoints import CHANNEL as WEBHOOK_CHANNEL
+from authgate.webhooks.endpoints import WebhookEndpoints
 
 CSRF_KEY_FILE = "csrf.key"
 
@@ -48,6 +53,11 @@ class Runtime:
     links: ConnectLinks
     apikeys: ApiKeys
     signin: SigninServices
+    # Events written with the changes that cause them, and the worker that delivers them.
+    outbox: Outbox
+    webhooks: WebhookEndpoints
+    webhook_channel: WebhookChannel
+    delivery: DeliveryWorker
     # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
     csrf_key: bytes
 
@@ -69,12 +79,19 @@ class Runtime:
         )
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
-        vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
+        webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
+        outbox = Outbox(db, routers=[webhooks])
+        webhook_channel = WebhookChannel(webhooks, http, clock)
+        delivery = DeliveryWorker(outbox, {WEBHOOK_CHANNEL: webhook_channel}, clock)
+        vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
+                      settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
-                                      clock=clock, http=http, flows=flows)
+                                      clock=clock, http=http, flows=flows, outbox=outbox)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
                    links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
+                   outbox=outbox, webhooks=webhooks, webhook_channel=webhook_channel,
+                   delivery=delivery,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:

@@ -169,7 +169,7 @@ def users_import(file: Path, config: ConfigOption = None) -> None:
     runtime, _svc = _open(config)
     with failures_exit():
         results = import_users(runtime.db, seed, default_role=runtime.settings.login.default_role,
-                               now=runtime.clock.now())
+                               now=runtime.clock.now(), outbox=runtime.outbox)
     _close(runtime)
     refused = 0
     for r in results:

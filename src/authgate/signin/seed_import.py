@@ -20,8 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import InvalidRequest
+from authgate.outbox import events
+from authgate.outbox.store import Outbox
 from authgate.signin.passwords import seed_password
-from authgate.signin.users import USERNAME
+from authgate.signin.users import USERNAME, publish_user_event
 from authgate.store.models import Identity, User
 
 _COLUMNS = ("role", "email", "name", "picture")
@@ -84,19 +86,24 @@ def _check(seed: object) -> list[_Entry]:
 
 
 def import_users(db: sessionmaker[Session], seed: object, *, default_role: str,
-                 now: datetime) -> list[ImportResult]:
+                 now: datetime, outbox: Outbox | None = None) -> list[ImportResult]:
+    """Create or update every user of the seed in one transaction; new users and newly
+    disabled ones are announced (user.created, user.disabled) through ``outbox`` in it."""
     entries = _check(seed)
+    outbox = outbox or Outbox(db)
     results = []
     with db.begin() as s:
         for entry in entries:
-            results.append(_apply(s, entry, default_role, now))
+            results.append(_apply(s, entry, default_role, now, outbox))
     return results
 
 
-def _apply(s: Session, entry: _Entry, default_role: str, now: datetime) -> ImportResult:
+def _apply(s: Session, entry: _Entry, default_role: str, now: datetime,
+           outbox: Outbox) -> ImportResult:
     data = entry.data
     row = s.scalar(select(User).where(User.username == entry.username))
     result = ImportResult(entry.username, "updated" if row else "created", "none")
+    was_disabled = bool(row.disabled) if row else False
     if row is None:
         row = User(username=entry.username, role=default_role, disabled=False, attributes={},
                    created_at=entry.created_at or now, updated_at=now)
@@ -121,6 +128,10 @@ def _apply(s: Session, entry: _Entry, default_role: str, now: datetime) -> Impor
     s.flush()
     if entry.identity is not None:
         _link(s, row, entry.identity, now, result)
+    if result.action == "created":
+        publish_user_event(outbox, s, events.USER_CREATED, row, now, provider="import")
+    elif row.disabled and not was_disabled:
+        publish_user_event(outbox, s, events.USER_DISABLED, row, now)
     return result
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from starlette.requests import Request
 
-from authgate.web.messages import common, console, errors, signin
+from authgate.web.messages import common, console, errors, signin, webhooks
 
 LANGS = ("en", "ru")
 LANG_COOKIE = "authgate_lang"
@@ -36,7 +36,8 @@ class Catalog:
         return text.format(**values) if values else text
 
 
-CATALOG_PARTS = (common.MESSAGES, signin.MESSAGES, console.MESSAGES, errors.MESSAGES)
+CATALOG_PARTS = (common.MESSAGES, signin.MESSAGES, console.MESSAGES, errors.MESSAGES,
+                 webhooks.MESSAGES)
 CATALOG = Catalog(*CATALOG_PARTS)
 
 
