@@ -15,7 +15,7 @@ from starlette.routing import Mount, Route
 
 from authgate.access_log import AccessLog
 from authgate.devidp.common import public_base
-from authgate.devidp.control import HhControl, OidcControl
+from authgate.devidp.control import HhControl, OidcControl, TelegramControl
 from authgate.devidp.hh import HhEndpoints
 from authgate.devidp.hh_faults import HhFaults
 from authgate.devidp.hh_model import HhModel
@@ -24,6 +24,8 @@ from authgate.devidp.oidc_keys import KeyRing
 from authgate.devidp.oidc_model import OidcModel
 from authgate.devidp.options import DevIdpOptions
 from authgate.devidp.state import StateFile
+from authgate.devidp.telegram import TelegramEndpoints
+from authgate.devidp.telegram_model import TelegramModel
 
 log = logging.getLogger("authgate.devidp")
 
@@ -37,6 +39,7 @@ class DevIdpHandles:
     oidc: OidcModel
     oidc_endpoints: OidcEndpoints
     keys: KeyRing
+    telegram: TelegramModel
 
 
 class _Persistence:
@@ -69,6 +72,8 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
     if saved is None:
         persist.changed()  # keep the new signing key even if nothing else happens
 
+    # Messages live in memory only: a restarted look-alike is a fresh chat history.
+    telegram_model = TelegramModel(options.clock)
     faults = HhFaults(options.hh.hang_seconds)
     hh = HhEndpoints(options.hh, hh_model, faults, options.base_url)
     oidc = OidcEndpoints(
@@ -86,7 +91,12 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
                     "client_id": options.hh.client_id,
                 },
                 "oidc": {"issuer": f"{base}/oidc", "client_id": options.oidc.client_id},
-                "control": [f"{base}/_devidp/hh/stats", f"{base}/_devidp/oidc/stats"],
+                # The bot token is public here: it is a look-alike's, on loopback.
+                "telegram": {"api_base": f"{base}/telegram",
+                             "bot_token": options.telegram.bot_token,
+                             "chats": f"{base}/telegram/chats"},
+                "control": [f"{base}/_devidp/hh/stats", f"{base}/_devidp/oidc/stats",
+                            f"{base}/_devidp/telegram/stats"],
             }
         )
 
@@ -99,11 +109,13 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Mount("/hh", routes=hh.routes()),
             Mount("/oidc", routes=oidc.routes()),
+            Mount("/telegram", routes=TelegramEndpoints(options.telegram, telegram_model).routes()),
             Mount("/_devidp/hh", routes=HhControl(hh_model, faults).routes()),
             Mount("/_devidp/oidc", routes=OidcControl(oidc, persist.changed).routes()),
+            Mount("/_devidp/telegram", routes=TelegramControl(telegram_model).routes()),
         ]
     )
-    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys)
+    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys, telegram_model)
     # The gateway's access log: paths only, since query strings carry codes and id_token_hint.
     app.add_middleware(AccessLog, logger="authgate.devidp.access")
     return app
