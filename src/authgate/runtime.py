@@ -27,6 +27,9 @@ from authgate.store.db import (
     migrate,
     prepare_data_dir,
 )
+from authgate.telegram.bot_api import BotApi
+from authgate.telegram.chats import TelegramChats
+from authgate.telegram.reconnect import ReconnectNotifier
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
@@ -48,6 +51,9 @@ class Runtime:
     links: ConnectLinks
     apikeys: ApiKeys
     signin: SigninServices
+    telegram_chats: TelegramChats
+    # Asks tg:<chat_id> owners to connect again; None without [telegram].
+    telegram: ReconnectNotifier | None
     # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
     csrf_key: bytes
 
@@ -72,9 +78,20 @@ class Runtime:
         vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
                                       clock=clock, http=http, flows=flows)
+        links = ConnectLinks(db)
+        telegram_chats = TelegramChats(db)
+        telegram = None
+        if settings.telegram is not None:
+            bot = BotApi(http, settings.telegram.api_base,
+                         settings.telegram.bot_token.get_secret_value())
+            telegram = ReconnectNotifier(
+                settings.telegram, bot=bot, links=links, chats=telegram_chats,
+                connections=vault.store, providers=vault.providers,
+                public_url=settings.public_url, clock=clock)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
-                   links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
+                   links=links, apikeys=ApiKeys(db), signin=signin,
+                   telegram_chats=telegram_chats, telegram=telegram,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:
