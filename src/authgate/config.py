@@ -155,6 +155,36 @@ class TelegramSettings(_Section):
         return value.rstrip("/")
 
 
+class WebhookSettings(_Section):
+    """One ``[[webhooks]]`` table: an endpoint the operator keeps in the file (read-only in the
+    console and the CLI)."""
+
+    url: str
+    # "whsec_<base64>" (Standard Webhooks); give it as secret_file = "/path".
+    secret: str = Field(min_length=1)
+    # Event types to send; empty or ["*"]: all but the opt-in connection.refreshed.
+    events: list[str] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_webhook_url(value)
+
+    # The secret's form and the event names are checked when the endpoints are built
+    # (``webhooks.endpoints``), by the modules that define them.
+
+
+def check_webhook_url(value: str) -> str:
+    """An absolute http(s) URL without credentials, or ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL")
+    if parts.username or parts.password:
+        raise ValueError("a webhook URL may not hold a user or password; the signature "
+                         "authenticates the sender")
+    return value
+
+
 ProviderKind = Literal["oidc", "oauth2", "hh"]
 ProviderUse = Literal["login", "connect"]
 
@@ -249,6 +279,7 @@ class Settings(BaseModel):
     # Optional: without it no Telegram message is ever sent.
     telegram: TelegramSettings | None = None
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
 
     @field_validator("public_url")
     @classmethod

@@ -12,3 +12,6 @@ PROXIED = Counter("authgate_proxy_requests_total", "API calls forwarded by the p
 SIGNINS = Counter("authgate_signins_total", "Sign-in attempts by result", ["provider", "result"])
 REQUEST_SECONDS = Histogram("authgate_http_request_seconds", "HTTP request duration",
                             ["route"], buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
+DELIVERIES = Counter("authgate_outbox_deliveries_total",
+                     "Outbox delivery attempts (webhooks, messages) by outcome",
+                     ["channel", "outcome"])

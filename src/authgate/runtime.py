@@ -7,6 +7,7 @@ service is a typed attribute, handed on explicitly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import Engine
@@ -17,6 +18,9 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
+from authgate.outbox.message import Channel, Router
+from authgate.outbox.store import Outbox
+from authgate.outbox.worker import DeliveryWorker
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
@@ -28,11 +32,15 @@ from authgate.store.db import (
     prepare_data_dir,
 )
 from authgate.telegram.bot_api import BotApi
+from authgate.telegram.channel import TELEGRAM_CHANNEL, TelegramChannel, TelegramRouter
 from authgate.telegram.chats import TelegramChats
 from authgate.telegram.reconnect import ReconnectNotifier
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
+from authgate.webhooks.channel import WebhookChannel
+from authgate.webhooks.endpoints import CHANNEL as WEBHOOK_CHANNEL
+from authgate.webhooks.endpoints import WebhookEndpoints
 
 CSRF_KEY_FILE = "csrf.key"
 
@@ -51,6 +59,10 @@ class Runtime:
     links: ConnectLinks
     apikeys: ApiKeys
     signin: SigninServices
+    # Events written with the changes that cause them, and the worker that delivers them.
+    outbox: Outbox
+    webhooks: WebhookEndpoints
+    delivery: DeliveryWorker
     telegram_chats: TelegramChats
     # Asks tg:<chat_id> owners to connect again; None without [telegram].
     telegram: ReconnectNotifier | None
@@ -75,11 +87,18 @@ class Runtime:
         )
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
-        vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
+        webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
+        routers: list[Router] = [webhooks]
+        if settings.telegram is not None:
+            routers.append(TelegramRouter())
+        outbox = Outbox(db, routers=routers)
+        vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
+                      settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
-                                      clock=clock, http=http, flows=flows)
+                                      clock=clock, http=http, flows=flows, outbox=outbox)
         links = ConnectLinks(db)
         telegram_chats = TelegramChats(db)
+        channels: dict[str, Channel] = {WEBHOOK_CHANNEL: WebhookChannel(webhooks, http, clock)}
         telegram = None
         if settings.telegram is not None:
             bot = BotApi(http, settings.telegram.api_base,
@@ -88,9 +107,13 @@ class Runtime:
                 settings.telegram, bot=bot, links=links, chats=telegram_chats,
                 connections=vault.store, providers=vault.providers,
                 public_url=settings.public_url, clock=clock)
+            channels[TELEGRAM_CHANNEL] = TelegramChannel(telegram)
+        delivery = DeliveryWorker(outbox, channels, clock,
+                                  lease=2 * settings.vault.http_timeout + timedelta(seconds=30))
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
                    links=links, apikeys=ApiKeys(db), signin=signin,
+                   outbox=outbox, webhooks=webhooks, delivery=delivery,
                    telegram_chats=telegram_chats, telegram=telegram,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from authgate.demo.workspace import ADMIN_USERNAME
 from authgate.runtime import Runtime
 from authgate.signin.passwords import hash_password
-from authgate.signin.users import UserStore
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ def new_password() -> str:
 
 
 def ensure_admin(runtime: Runtime, *, reset: bool) -> AdminStatus:
-    users = UserStore(runtime.db)
+    users = runtime.signin.users
     now = runtime.clock.now()
     existing = users.get(ADMIN_USERNAME)
     if existing is not None and not reset:

@@ -11,6 +11,7 @@ from authgate.clock import Clock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring
+from authgate.outbox.store import Outbox
 from authgate.providers import Providers
 from authgate.signin.audit import SigninLog
 from authgate.signin.completion import SigninCompletion
@@ -39,10 +40,10 @@ class SigninServices:
     @classmethod
     def build(cls, settings: Settings, *, providers: Providers, db: sessionmaker[Session],
               keyring: Keyring, clock: Clock, http: httpx.AsyncClient,
-              flows: FlowStore) -> SigninServices:
+              flows: FlowStore, outbox: Outbox) -> SigninServices:
         """Wire the services; nothing is read from the database until they are used."""
         revocations = RevocationCache(db, clock)
-        users = UserStore(db, on_revoke=revocations.add)
+        users = UserStore(db, on_revoke=revocations.add, outbox=outbox)
         keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
         # Key rotations by other processes are picked up on the same off-request-path schedule.
         revocations.on_reload.append(keys.maintain)

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import Conflict, InvalidRequest, NotFound
+from authgate.outbox import events
+from authgate.outbox.store import Outbox
 from authgate.store.models import Identity, User
 from authgate.store.models import Session as SessionRow
 
@@ -91,8 +93,11 @@ def username_base(email: str | None, fallback: str | None = None) -> str:
 
 class UserStore:
     def __init__(self, db: sessionmaker[Session],
-                 on_revoke: Callable[..., None] | None = None) -> None:
+                 on_revoke: Callable[..., None] | None = None,
+                 outbox: Outbox | None = None) -> None:
         self._db = db
+        # user.created and user.disabled are written to it in the change's transaction.
+        self._outbox = outbox or Outbox(db)
         # Told the session ids this store revoked, after the commit: the in-memory revocation
         # set of this process (see signin/revocations.py) learns them at once.
         self._on_revoke = on_revoke
@@ -135,6 +140,7 @@ class UserStore:
                            created_at=now, updated_at=now)
                 s.add(row)
                 s.flush()
+                self._publish(s, events.USER_CREATED, row, now, provider="local")
                 return user_view(s, row)
         except IntegrityError:
             raise Conflict(f"a user named {username!r} already exists",
@@ -167,12 +173,20 @@ class UserStore:
             row = s.scalar(select(User).where(User.username == username))
             if row is None:
                 raise NotFound(f"no user named {username!r}", error="user_not_found")
+            newly_disabled = disabled and not row.disabled
             row.disabled, row.updated_at = disabled, now
             if disabled:
                 revoked = _revoke_sessions(s, row.id, now)
+            if newly_disabled:
+                self._publish(s, events.USER_DISABLED, row, now)
             view = user_view(s, row)
         self._revoked(revoked)
         return view
+
+    def _publish(self, s: Session, event_type: str, row: User, now: datetime,
+                 **extra: object) -> None:
+        self._outbox.publish(s, events.user_event(event_type, username=row.username,
+                                                  role=row.role, at=now, **extra))
 
     def _revoked(self, sids: list[str]) -> None:
         if sids and self._on_revoke is not None:
@@ -219,6 +233,7 @@ class UserStore:
                 s.flush()
                 s.add(Identity(user_id=row.id, provider=provider, subject=subject,
                                created_at=now))
+                self._publish(s, events.USER_CREATED, row, now, provider=provider)
             elif role is not None and row.role != role:
                 row.role = role
                 revoked = _revoke_sessions(s, row.id, now)

@@ -213,3 +213,53 @@ class HandoffCode(Base):
     used_at: Mapped[datetime | None]
     # The panel origin the code was made for: POST /auth/token must come with this Origin.
     origin: Mapped[str | None] = mapped_column(String(255))
+
+
+class OutboxMessage(Base):
+    """One event on its way to one destination (a webhook endpoint, a chat), written in the
+    transaction of the change that caused it: the transactional outbox (see ``authgate.outbox``).
+
+    ``seq`` orders the messages of one (channel, destination, ordering_key); ``message_id`` is
+    the id the receiver sees (``webhook-id``), the same on every attempt.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        Index("ix_outbox_queue", "channel", "destination", "ordering_key", "state", "seq"),
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(255))
+    ordering_key: Mapped[str] = mapped_column(String(400))
+    event_type: Mapped[str] = mapped_column(String(64))
+    # The exact body sent on every attempt (JSON; never a token).
+    body: Mapped[str] = mapped_column(Text)
+    # pending | delivered | dead
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    # Failed attempts are retried until this moment, then the message is dead.
+    retry_until: Mapped[datetime]
+    # A claim by one replica: nobody else takes the message before lease_until.
+    lease_until: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    last_attempt_at: Mapped[datetime | None]
+    last_answer: Mapped[str | None] = mapped_column(String(300))
+    delivered_at: Mapped[datetime | None]
+    delivered_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class WebhookEndpoint(Base):
+    """An endpoint added at run time (CLI or console); those from the config file are not here."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    # "whsec_..." as a keyring ciphertext.
+    secret_enc: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import NotFound
 from authgate.keyring import Keyring
+from authgate.outbox import events
+from authgate.outbox.store import Outbox
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
 from authgate.store.models import Connection
@@ -67,9 +69,14 @@ def _aad(provider: str, owner: str, field: str) -> str:
 
 
 class ConnectionStore:
-    def __init__(self, db: sessionmaker[Session], keyring: Keyring) -> None:
+    """Every change that a bot may want to hear about also writes its event to the outbox
+    (``outbox``), in the same transaction."""
+
+    def __init__(self, db: sessionmaker[Session], keyring: Keyring,
+                 outbox: Outbox | None = None) -> None:
         self._db = db
         self._keyring = keyring
+        self._outbox = outbox or Outbox(db)
 
     @property
     def single_writer(self) -> bool:
@@ -138,6 +145,7 @@ class ConnectionStore:
             row = s.scalar(select(Connection).where(Connection.provider == provider,
                                                     Connection.owner == owner)
                            .with_for_update())
+            reconnected = row is not None
             if row is None:
                 row = Connection(provider=provider, owner=owner, created_at=now, generation=0,
                                  attempts=0)
@@ -146,6 +154,7 @@ class ConnectionStore:
             self._apply_tokens(row, tokens, now=now, next_refresh_at=next_refresh_at)
             row.generation = (row.generation or 0) + 1
             s.flush()
+            self._publish(s, events.CONNECTION_CREATED, row, now, reconnected=reconnected)
             return ConnectionView.of(row)
 
     def claim_refresh(self, conn: ConnectionView, *, now: datetime,
@@ -180,6 +189,7 @@ class ConnectionStore:
             row.last_refresh_at = now
             row.generation += 1
             s.flush()
+            self._publish(s, events.CONNECTION_REFRESHED, row, now)
             return ConnectionView.of(row)
 
     def release_claim(self, conn: ConnectionView, *, now: datetime, retry_at: datetime | None,
@@ -206,16 +216,24 @@ class ConnectionStore:
             row = s.get(Connection, conn.id, with_for_update=True)
             if row is None:
                 return None
+            incident = row.status != NEEDS_REAUTH  # one event per incident, not per refusal
             row.status, row.refresh_started_at, row.next_refresh_at = NEEDS_REAUTH, None, None
             row.last_error, row.updated_at = reason, now
             s.flush()
+            if incident:
+                self._publish(s, events.CONNECTION_NEEDS_REAUTH, row, now, reason=reason)
             return ConnectionView.of(row)
 
-    def delete(self, provider: str, owner: str) -> bool:
+    def delete(self, provider: str, owner: str, *, now: datetime) -> bool:
         with self._db.begin() as s:
-            result = s.execute(delete(Connection).where(Connection.provider == provider,
-                                                        Connection.owner == owner))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            row = s.scalar(select(Connection).where(Connection.provider == provider,
+                                                    Connection.owner == owner)
+                           .with_for_update())
+            if row is None:
+                return False
+            self._publish(s, events.CONNECTION_DELETED, row, now, status="deleted")
+            s.execute(delete(Connection).where(Connection.id == row.id))
+            return True
 
     def reencrypt_all(self, batch: int = 500) -> int:
         """Move every token to the keyring's current key; returns how many rows changed."""
@@ -237,6 +255,13 @@ class ConnectionStore:
                 last_id = rows[-1].id
 
     # -- helpers ----------------------------------------------------------------------------
+    def _publish(self, s: Session, event_type: str, row: Connection, now: datetime, *,
+                 status: str | None = None, reason: str | None = None,
+                 **extra: object) -> None:
+        self._outbox.publish(s, events.connection_event(
+            event_type, provider=row.provider, owner=row.owner, account=row.account_id,
+            status=status or row.status, reason=reason, at=now, **extra))
+
     def _apply_tokens(self, row: Connection, tokens: TokenResponse, *, now: datetime,
                       next_refresh_at: datetime | None) -> None:
         row.access_token_enc = self._keyring.encrypt(

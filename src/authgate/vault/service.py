@@ -146,7 +146,9 @@ class Vault:
 
     async def disconnect(self, provider_name: str, owner: str) -> bool:
         self.forget(provider_name, owner)
-        return await anyio.to_thread.run_sync(self.store.delete, provider_name, owner)
+        now = self.clock.now()
+        return await anyio.to_thread.run_sync(
+            lambda: self.store.delete(provider_name, owner, now=now))
 
     async def _token(self, provider: Provider, owner: str) -> IssuedToken:
         conn, secrets = await anyio.to_thread.run_sync(

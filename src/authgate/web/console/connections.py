@@ -175,7 +175,7 @@ async def refresh_now(request: Request, user: ConsoleUser, form: dict[str, str])
 async def disconnect(request: Request, user: ConsoleUser, form: dict[str, str]) -> Response:
     runtime = runtime_of(request)
     conn = await _own_connection(request, user, form)
-    if not await anyio.to_thread.run_sync(runtime.vault.store.delete, conn.provider, conn.owner):
+    if not await runtime.vault.disconnect(conn.provider, conn.owner):
         raise NotFound("the connection was already removed")
     return _back("disconnected")
 

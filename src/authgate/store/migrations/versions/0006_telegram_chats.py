@@ -1,7 +1,7 @@
 """issue 14, Telegram: a chat's language and when the bot last wrote to it
 
-Revision ID: 0005_telegram_chats
-Revises: 0004_handoff_origin
+Revision ID: 0006_telegram_chats
+Revises: 0005_webhooks
 Create Date: 2026-12-09 10:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_telegram_chats"
-down_revision = "0004_handoff_origin"
+revision = "0006_telegram_chats"
+down_revision = "0005_webhooks"
 branch_labels = None
 depends_on = None
 

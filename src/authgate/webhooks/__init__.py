@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks): endpoints, signing, and the outbox channel for them."""
