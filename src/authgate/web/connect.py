@@ -19,7 +19,7 @@ from authgate.telegram.message import chat_id_of
 from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
-from authgate.web.i18n import negotiate, translate
+from authgate.web.i18n import asked_language, negotiate, translate
 from authgate.web.pages import render
 from authgate.web.request_context import runtime_of
 
@@ -106,10 +106,11 @@ async def finish_connect(request: Request, provider_name: str, flow: FlowRecord)
 
 
 async def _remember_chat_language(request: Request, owner: str | None) -> None:
-    """A Telegram owner's messages come in the language of the pages they connected through."""
+    """A Telegram owner's messages come in the language of the pages they connected through
+    (when the browser named one of ours; else ``telegram.default_language``)."""
     chat_id = chat_id_of(owner or "")
-    if chat_id is not None:
-        language = negotiate(request)
+    language = asked_language(request)
+    if chat_id is not None and language is not None:
         await anyio.to_thread.run_sync(runtime_of(request).telegram_chats.remember_language,
                                        chat_id, language)
 

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from authgate.plurals import pick_plural, plural_index
 from authgate.web.messages import common, console, errors, signin
 
-__all__ = ["LANGS", "Catalog", "negotiate", "pick_plural", "plural_index", "translate",
-           "translate_plural"]
+__all__ = ["LANGS", "Catalog", "asked_language", "negotiate", "pick_plural", "plural_index",
+           "translate", "translate_plural"]
 
 LANGS = ("en", "ru")
 LANG_COOKIE = "authgate_lang"
@@ -45,6 +45,11 @@ CATALOG = Catalog(*CATALOG_PARTS)
 
 
 def negotiate(request: Request) -> str:
+    return asked_language(request) or "en"
+
+
+def asked_language(request: Request) -> str | None:
+    """The language the browser asks for, if it is one of ours; None when it names none."""
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
     if asked in LANGS:
         return asked
@@ -52,7 +57,7 @@ def negotiate(request: Request) -> str:
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGS:
             return code
-    return "en"
+    return None
 
 
 def translate(lang: str, key: str, **values: object) -> str:
