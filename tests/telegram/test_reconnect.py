@@ -146,7 +146,10 @@ def test_one_message_per_incident_with_a_link_that_works(telegram_stack) -> None
         assert token_status(stack, "tg:1001") == 409
     assert len(telegram_rows(stack, 1001)) == 1
 
-    # The button's link works: through the look-alike's sign-in back to a working connection.
+    # The button's link works: its page names the bot (from getMe), and through the look-alike's
+    # sign-in it leads back to a working connection.
+    with httpx.Client(timeout=bound(30)) as browser:
+        assert "@authgate_dev_bot" in browser.get(url).text
     done = follow_link(url)
     assert "connected" in done.text.lower()
     assert token_status(stack, "tg:1001") == 200
@@ -265,3 +268,18 @@ def test_one_chat_gets_one_message_per_interval(telegram_stack) -> None:
     second = wait_messages(stack, 1008, 2)[1]
     assert {first["text"].split(" account")[0], second["text"].split(" account")[0]} == {
         "Your HeadHunter (dev)", "Your HeadHunter two"}
+
+
+def test_a_message_whose_incident_is_over_is_not_sent(telegram_stack) -> None:
+    stack = telegram_stack()
+    connect(stack, "tg:1009")
+    kill_at_provider(stack)
+    stack.devidp.control("telegram/chat", {"chat_id": 1009, "mode": "flood", "retry_after": 60})
+    assert token_status(stack, "tg:1009") == 409
+    wait_row(stack, 1009, "the 429 recorded", lambda r: r.attempts == 1)
+    connect(stack, "tg:1009")  # the user came back by another way (the bot's own link)
+    assert token_status(stack, "tg:1009") == 200
+    stack.clock.advance(61)
+    row = wait_row(stack, 1009, "the message settled", lambda r: r.state == "delivered")
+    assert row.last_answer == "not sent: the connection works again"
+    assert chat(stack, 1009) == [] and attempts(stack, 1009) == 1
