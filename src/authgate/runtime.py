@@ -62,6 +62,7 @@ class Runtime:
     # Events written with the changes that cause them, and the worker that delivers them.
     outbox: Outbox
     webhooks: WebhookEndpoints
+    webhook_channel: WebhookChannel
     delivery: DeliveryWorker
     telegram_chats: TelegramChats
     # Asks tg:<chat_id> owners to connect again; None without [telegram].
@@ -98,7 +99,8 @@ class Runtime:
                                       clock=clock, http=http, flows=flows, outbox=outbox)
         links = ConnectLinks(db)
         telegram_chats = TelegramChats(db)
-        channels: dict[str, Channel] = {WEBHOOK_CHANNEL: WebhookChannel(webhooks, http, clock)}
+        webhook_channel = WebhookChannel(webhooks, http, clock)
+        channels: dict[str, Channel] = {WEBHOOK_CHANNEL: webhook_channel}
         telegram = None
         if settings.telegram is not None:
             bot = BotApi(http, settings.telegram.api_base,
@@ -113,8 +115,8 @@ class Runtime:
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
                    links=links, apikeys=ApiKeys(db), signin=signin,
-                   outbox=outbox, webhooks=webhooks, delivery=delivery,
-                   telegram_chats=telegram_chats, telegram=telegram,
+                   outbox=outbox, webhooks=webhooks, webhook_channel=webhook_channel,
+                   delivery=delivery, telegram_chats=telegram_chats, telegram=telegram,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:

@@ -9,7 +9,15 @@ import typer
 from typer.core import TyperOption
 
 from authgate import __version__
-from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
+from authgate.cli import (
+    demo_cmd,
+    deploy_cmd,
+    init_cmd,
+    serve_cmd,
+    users_cmd,
+    vault_cmd,
+    webhooks_cmd,
+)
 from authgate.cli.common import command_group, failures_exit, shifted_clock
 from authgate.logs import configure_logging
 
@@ -51,6 +59,7 @@ app.command("refresh")(vault_cmd.refresh)
 app.command("connect")(vault_cmd.connect)
 app.add_typer(vault_cmd.apikey_app, name="apikey")
 app.add_typer(deploy_cmd.deploy_app, name="deploy")
+app.add_typer(webhooks_cmd.webhooks_app, name="webhooks")
 app.command("doctor")(deploy_cmd.doctor)
 app.command("demo")(demo_cmd.demo)
 users_cmd.register(app)

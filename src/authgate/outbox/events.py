@@ -16,6 +16,8 @@ CONNECTION_NEEDS_REAUTH = "connection.needs_reauth"
 CONNECTION_DELETED = "connection.deleted"
 USER_CREATED = "user.created"
 USER_DISABLED = "user.disabled"
+# Sent only on request (``authgate webhooks test``, the console's "test" button), never queued.
+WEBHOOK_TEST = "webhook.test"
 
 EVENT_TYPES = (CONNECTION_CREATED, CONNECTION_REFRESHED, CONNECTION_NEEDS_REAUTH,
                CONNECTION_DELETED, USER_CREATED, USER_DISABLED)
@@ -55,3 +57,8 @@ def user_event(event_type: str, *, username: str, role: str, at: datetime,
                **extra: object) -> Event:
     data: dict[str, object] = {"username": username, "role": role, **extra}
     return Event(event_type, data, ordering_key=f"user:{username}", at=at)
+
+
+def test_event(endpoint_id: str, at: datetime) -> Event:
+    return Event(WEBHOOK_TEST, {"endpoint": endpoint_id}, ordering_key=f"test:{endpoint_id}",
+                 at=at)

@@ -135,10 +135,16 @@ class Outbox:
         with self._db() as s:
             return [DeliveryRecord.of(r) for r in s.scalars(query)]
 
-    def counts(self) -> dict[str, int]:
+    def counts_by_destination(self, channel: str) -> dict[str, dict[str, int]]:
+        """{destination: {state: messages}} for one channel."""
+        out: dict[str, dict[str, int]] = {}
         with self._db() as s:
-            return {state: int(n) for state, n in s.execute(
-                select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state))}
+            for destination, state, n in s.execute(
+                    select(OutboxMessage.destination, OutboxMessage.state, func.count())
+                    .where(OutboxMessage.channel == channel)
+                    .group_by(OutboxMessage.destination, OutboxMessage.state)):
+                out.setdefault(destination, {})[state] = int(n)
+        return out
 
     def resend(self, message_id: str, *, now: datetime) -> DeliveryRecord:
         """Deliver a message again (same id, so a receiver can still tell it is a repeat),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from starlette.requests import Request
 
 from authgate.plurals import pick_plural, plural_index
-from authgate.web.messages import common, console, errors, signin
+from authgate.web.messages import common, console, errors, signin, webhooks
 
 __all__ = ["LANGS", "Catalog", "asked_language", "negotiate", "pick_plural", "plural_index",
            "translate", "translate_plural"]
@@ -40,7 +40,8 @@ class Catalog:
         return text.format(**values) if values else text
 
 
-CATALOG_PARTS = (common.MESSAGES, signin.MESSAGES, console.MESSAGES, errors.MESSAGES)
+CATALOG_PARTS = (common.MESSAGES, signin.MESSAGES, console.MESSAGES, errors.MESSAGES,
+                 webhooks.MESSAGES)
 CATALOG = Catalog(*CATALOG_PARTS)
 
 

@@ -13,7 +13,10 @@ import httpx
 
 from authgate import __version__
 from authgate.clock import Clock
+from authgate.errors import NotFound
+from authgate.outbox.events import test_event
 from authgate.outbox.message import DeliveryResult, Message
+from authgate.outbox.store import new_message_id
 from authgate.webhooks import standard_webhooks
 from authgate.webhooks.endpoints import WebhookEndpoints
 
@@ -51,6 +54,19 @@ class WebhookChannel:
         if answer.status_code in (429, 503):
             retry_after = _seconds(answer.headers.get("retry-after"))
         return DeliveryResult.retry(said, retry_after)
+
+
+    async def send_test(self, endpoint_id: str) -> tuple[str, DeliveryResult]:
+        """One signed ``webhook.test`` POST now, outside the outbox; returns its id and how
+        the endpoint answered."""
+        if await anyio.to_thread.run_sync(self.endpoints.get, endpoint_id) is None:
+            raise NotFound(f"no webhook endpoint {endpoint_id!r}", error="webhook_not_found")
+        event = test_event(endpoint_id, self.clock.now())
+        message = Message(message_id=new_message_id(), channel="webhook",
+                          destination=endpoint_id, ordering_key=event.ordering_key,
+                          event_type=event.type, body=event.body(), attempts=0,
+                          created_at=event.at)
+        return message.message_id, await self.deliver(message)
 
 
 def _said(answer: httpx.Response) -> str:

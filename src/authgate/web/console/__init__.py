@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from authgate.web.console import account, apikeys, connections, dashboard, signin_log, users
+from authgate.web.console import (
+    account,
+    apikeys,
+    connections,
+    dashboard,
+    signin_log,
+    users,
+    webhooks,
+)
 
 
 def routes() -> list[BaseRoute]:
@@ -16,6 +24,6 @@ def routes() -> list[BaseRoute]:
         Route("/favicon.ico", dashboard.favicon),
         Route("/console", dashboard.dashboard),
         Mount("/console", routes=[*dashboard.routes(), *connections.routes(), *users.routes(),
-                                  *signin_log.routes(), *apikeys.routes(),
+                                  *signin_log.routes(), *apikeys.routes(), *webhooks.routes(),
                                   *account.routes()]),
     ]

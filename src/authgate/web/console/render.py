@@ -19,6 +19,7 @@ SECTIONS = [
     ("/console/users", "console.users", True),
     ("/console/signins", "console.signins", True),
     ("/console/apikeys", "console.apikeys", True),
+    ("/console/webhooks", "console.webhooks", True),
 ]
 
 

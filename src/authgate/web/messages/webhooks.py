@@ -1,0 +1,93 @@
+"""The webhooks page's words in English and Russian."""
+
+from __future__ import annotations
+
+EN = {
+    "console.webhooks": "Webhooks",
+    "hooks.lead": "authgate POSTs signed events (Standard Webhooks) to these endpoints: a "
+                  "connection created, refreshed, needing re-authorization or deleted; a user "
+                  "created or disabled. Payloads never carry a token.",
+    "hooks.add": "Add an endpoint",
+    "hooks.url": "URL",
+    "hooks.url_hint": "An http:// or https:// address of your bot that accepts POST.",
+    "hooks.url_invalid": "This URL cannot be used: {detail}",
+    "hooks.events": "Events",
+    "hooks.events_hint": "None ticked: every event but connection.refreshed, which is sent only "
+                         "to endpoints that ask for it.",
+    "hooks.add_button": "Add endpoint",
+    "hooks.created": "The endpoint's signing secret, shown only this once. Copy it now:",
+    "hooks.caption": "Endpoints",
+    "hooks.none": "No endpoints yet.",
+    "hooks.id": "Id",
+    "hooks.source": "Source",
+    "hooks.source_config": "config file (read-only)",
+    "hooks.source_runtime": "added here or with the CLI",
+    "hooks.default_events": "default events",
+    "hooks.counts": "Delivered / pending / dead",
+    "hooks.remove": "Remove",
+    "hooks.confirm_remove": "Remove this endpoint? Its undelivered events will not be sent.",
+    "notice.webhook_removed": "The endpoint was removed.",
+    "hooks.test": "Send a test event",
+    "hooks.test_ok": "The endpoint accepted the test event: {answer}",
+    "hooks.test_failed": "The endpoint did not accept the test event: {answer}",
+    "hooks.log": "Delivery log",
+    "hooks.log_none": "Nothing sent yet.",
+    "hooks.when": "Written",
+    "hooks.event": "Event",
+    "hooks.endpoint": "Endpoint",
+    "hooks.state": "State",
+    "hooks.attempts": "Attempts",
+    "hooks.answer": "Last answer",
+    "hooks.next": "Next attempt",
+    "hooks.state_pending": "pending",
+    "hooks.state_delivered": "delivered",
+    "hooks.state_dead": "dead",
+    "hooks.resend": "Resend",
+    "notice.webhook_resent": "The event will be sent again (same webhook-id).",
+}
+
+RU = {
+    "console.webhooks": "Вебхуки",
+    "hooks.lead": "authgate отправляет на эти адреса подписанные события (Standard Webhooks): "
+                  "подключение создано, обновлено, требует повторной авторизации или удалено; "
+                  "пользователь создан или отключён. Токенов в событиях нет.",
+    "hooks.add": "Добавить адрес",
+    "hooks.url": "URL",
+    "hooks.url_hint": "Адрес вашего бота (http:// или https://), принимающий POST.",
+    "hooks.url_invalid": "Этот URL использовать нельзя: {detail}",
+    "hooks.events": "События",
+    "hooks.events_hint": "Если ничего не отмечено — все события, кроме connection.refreshed: "
+                         "оно приходит только тем, кто его попросил.",
+    "hooks.add_button": "Добавить",
+    "hooks.created": "Секрет подписи показывается только сейчас. Скопируйте его:",
+    "hooks.caption": "Адреса",
+    "hooks.none": "Адресов пока нет.",
+    "hooks.id": "Идентификатор",
+    "hooks.source": "Откуда",
+    "hooks.source_config": "файл настроек (только чтение)",
+    "hooks.source_runtime": "добавлен здесь или из командной строки",
+    "hooks.default_events": "события по умолчанию",
+    "hooks.counts": "Доставлено / в очереди / не доставлено",
+    "hooks.remove": "Удалить",
+    "hooks.confirm_remove": "Удалить этот адрес? Недоставленные события отправлены не будут.",
+    "notice.webhook_removed": "Адрес удалён.",
+    "hooks.test": "Отправить тестовое событие",
+    "hooks.test_ok": "Адрес принял тестовое событие: {answer}",
+    "hooks.test_failed": "Адрес не принял тестовое событие: {answer}",
+    "hooks.log": "Журнал доставки",
+    "hooks.log_none": "Пока ничего не отправлено.",
+    "hooks.when": "Записано",
+    "hooks.event": "Событие",
+    "hooks.endpoint": "Адрес",
+    "hooks.state": "Состояние",
+    "hooks.attempts": "Попытки",
+    "hooks.answer": "Последний ответ",
+    "hooks.next": "Следующая попытка",
+    "hooks.state_pending": "в очереди",
+    "hooks.state_delivered": "доставлено",
+    "hooks.state_dead": "не доставлено",
+    "hooks.resend": "Отправить снова",
+    "notice.webhook_resent": "Событие будет отправлено снова (с тем же webhook-id).",
+}
+
+MESSAGES = {"en": EN, "ru": RU}
