@@ -92,3 +92,49 @@ def test_proxy_settings_and_paths(tmp_path):
         config.write_text(HH + f'proxy_paths = ["{bad}"]\n')
         with pytest.raises(ConfigError, match=r"providers\.hh\.proxy_paths"):
             load_settings(config, {})
+
+
+BOT_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-x"
+
+
+def test_telegram_is_optional_and_reads_its_token_from_a_file(tmp_path):
+    config = tmp_path / "authgate.toml"
+    config.write_text(HH)
+    assert load_settings(config, {}).telegram is None
+    token_file = tmp_path / "bot.token"
+    token_file.write_text(BOT_TOKEN + "\n")
+    config.write_text(HH + f'[telegram]\nbot_token_file = "{token_file}"\n'
+                      'chat_interval = "30s"\n')
+    telegram = load_settings(config, {}).telegram
+    assert telegram is not None
+    assert telegram.bot_token.get_secret_value() == BOT_TOKEN
+    assert BOT_TOKEN not in repr(telegram)
+    assert telegram.api_base == "https://api.telegram.org"
+    assert telegram.default_language == "en"
+    assert telegram.chat_interval == timedelta(seconds=30)
+    env = {"AUTHGATE_TELEGRAM__API_BASE": "http://127.0.0.1:9000/telegram/",
+           "AUTHGATE_TELEGRAM__DEFAULT_LANGUAGE": "ru"}
+    telegram = load_settings(config, env).telegram
+    assert telegram is not None
+    assert telegram.api_base == "http://127.0.0.1:9000/telegram"
+    assert telegram.default_language == "ru"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[telegram]\n", "telegram.bot_token: Field required"),
+    ('[telegram]\nbot_token = "123456789:short"\n', "telegram.bot_token: Value error"),
+    ('[telegram]\nbot_token = "no colon AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"\n',
+     "telegram.bot_token"),
+    (f'[telegram]\nbot_token = "{BOT_TOKEN}"\napi_base = "ftp://x"\n', "telegram.api_base"),
+    (f'[telegram]\nbot_token = "{BOT_TOKEN}"\ndefault_language = "de"\n',
+     "telegram.default_language"),
+    (f'[telegram]\nbot_token = "{BOT_TOKEN}"\nchat = 1\n', "telegram.chat: unknown key"),
+])
+def test_bad_telegram_settings_are_named_without_the_token(tmp_path, text, expected):
+    config = tmp_path / "authgate.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, {})
+    assert expected in info.value.detail
+    for secret in (BOT_TOKEN, "short", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"):
+        assert secret not in info.value.detail

@@ -20,3 +20,9 @@ def test_redaction_masks_credentials_in_messages():
     text = redact("GET /cb?code=abc123&state=xyz access_token=tok1 Authorization: Bearer eyJhbGc")
     for secret in ("abc123", "xyz", "tok1", "eyJhbGc"):
         assert secret not in text
+
+
+def test_redaction_masks_a_bot_token_in_a_telegram_url():
+    text = redact("POST /telegram/bot123456789:AAHdqTcvCH1vGWJx-_fSeo/sendMessage status=200")
+    assert "AAHdqTcvCH1vGWJx" not in text and "123456789" not in text
+    assert "/telegram/bot***/sendMessage status=200" in text

@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -125,6 +126,41 @@ ProviderKind = Literal["oidc", "oauth2", "hh", PresetKind]
 # Presets whose token endpoint wants the client secret (VK ID's public clients need none;
 # SuperJob's secret is also its X-Api-App-Id header).
 SECRET_PRESETS = frozenset({"google", "github", "yandex", "superjob"})
+
+
+_BOT_TOKEN = re.compile(r"\A[0-9]{1,20}:[A-Za-z0-9_-]{20,100}\Z")
+
+
+class TelegramSettings(_Section):
+    """``[telegram]``: a bot that asks ``tg:<chat_id>`` owners to connect again."""
+
+    # The token @BotFather gave (``123456:ABC-...``); best as bot_token_file. It goes into every
+    # Bot API URL, so neither it nor such a URL is ever logged or put into an error message.
+    bot_token: SecretStr
+    api_base: str = "https://api.telegram.org"
+    # The language of an owner who never opened a page of ours (see the connection's language).
+    default_language: Literal["en", "ru"] = "en"
+    # One chat gets at most one message per this interval; later ones wait their turn.
+    chat_interval: Duration = timedelta(minutes=1)
+    # A chat message is often read later than a web page: its connect link lives longer.
+    link_lifetime: Duration = timedelta(hours=24)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not _BOT_TOKEN.fullmatch(value.get_secret_value()):
+            # Never echo the value: it is a secret even when malformed.
+            raise ValueError('expected a bot token like "123456:ABC-DEF..." from @BotFather')
+        return value
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment:
+            raise ValueError("expected scheme://host[/path], like https://api.telegram.org")
+        return value.rstrip("/")
 
 
 class WebhookSettings(_Section):
@@ -251,6 +287,8 @@ class Settings(BaseModel):
     login: LoginSettings = LoginSettings()
     vault: VaultSettings = VaultSettings()
     proxy: ProxySettings = ProxySettings()
+    # Optional: without it no Telegram message is ever sent.
+    telegram: TelegramSettings | None = None
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     webhooks: list[WebhookSettings] = Field(default_factory=list)
 

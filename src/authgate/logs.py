@@ -18,13 +18,15 @@ _SECRET_PATTERNS = [
                r"session|api_key|key|token|code_verifier|state)=([^&\s\"']+)"),
     re.compile(r"(?i)\b(bearer)\s+([A-Za-z0-9._~+/=-]+)"),
 ]
+# A Telegram Bot API URL carries the bot's token as a path segment: /bot123456:ABC-.../method.
+_BOT_TOKEN_IN_PATH = re.compile(r"/bot[0-9]+:[A-Za-z0-9_-]+")
 
 
 def redact(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)}=***" if "=" in m.group(0)
                            else f"{m.group(1)} ***", text)
-    return text
+    return _BOT_TOKEN_IN_PATH.sub("/bot***", text)
 
 
 class KeyValueFormatter(logging.Formatter):

@@ -17,6 +17,7 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.flows import FlowStore
 from authgate.keyring import Keyring, keyring_path
+from authgate.outbox.message import Channel, Router
 from authgate.outbox.store import Outbox
 from authgate.outbox.worker import DeliveryWorker
 from authgate.private_files import read_or_create_key
@@ -29,6 +30,10 @@ from authgate.store.db import (
     migrate,
     prepare_data_dir,
 )
+from authgate.telegram.bot_api import BotApi
+from authgate.telegram.channel import TELEGRAM_CHANNEL, TelegramChannel, TelegramRouter
+from authgate.telegram.chats import TelegramChats
+from authgate.telegram.reconnect import ReconnectNotifier
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
@@ -58,6 +63,9 @@ class Runtime:
     webhooks: WebhookEndpoints
     webhook_channel: WebhookChannel
     delivery: DeliveryWorker
+    telegram_chats: TelegramChats
+    # Asks tg:<chat_id> owners to connect again; None without [telegram].
+    telegram: ReconnectNotifier | None
     # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
     csrf_key: bytes
 
@@ -80,18 +88,33 @@ class Runtime:
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
         webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
-        outbox = Outbox(db, routers=[webhooks])
-        webhook_channel = WebhookChannel(webhooks, http, clock)
-        delivery = DeliveryWorker(outbox, {WEBHOOK_CHANNEL: webhook_channel}, clock)
+        routers: list[Router] = [webhooks]
+        if settings.telegram is not None:
+            routers.append(TelegramRouter())
+        outbox = Outbox(db, routers=routers)
         vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
                       settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
                                       clock=clock, http=http, flows=flows, outbox=outbox)
+        links = ConnectLinks(db)
+        telegram_chats = TelegramChats(db)
+        webhook_channel = WebhookChannel(webhooks, http, clock)
+        channels: dict[str, Channel] = {WEBHOOK_CHANNEL: webhook_channel}
+        telegram = None
+        if settings.telegram is not None:
+            bot = BotApi(http, settings.telegram.api_base,
+                         settings.telegram.bot_token.get_secret_value())
+            telegram = ReconnectNotifier(
+                settings.telegram, bot=bot, links=links, chats=telegram_chats,
+                connections=vault.store, providers=vault.providers,
+                public_url=settings.public_url, clock=clock)
+            channels[TELEGRAM_CHANNEL] = TelegramChannel(telegram)
+        delivery = DeliveryWorker(outbox, channels, clock)
         return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
                    http=http, providers=providers, vault=vault, flows=flows,
-                   links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
+                   links=links, apikeys=ApiKeys(db), signin=signin,
                    outbox=outbox, webhooks=webhooks, webhook_channel=webhook_channel,
-                   delivery=delivery,
+                   delivery=delivery, telegram_chats=telegram_chats, telegram=telegram,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:

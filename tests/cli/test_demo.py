@@ -4,6 +4,7 @@ reuses its directory the next time."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.demo_harness import DemoProcess, free_base_port
-from tests.harness import AUTHGATE, ClockFile, bound, connect_hh, run_cli
+from tests.harness import AUTHGATE, ClockFile, bound, connect_hh, run_cli, wait_until
 
 
 def _cli(directory: Path, *args: str) -> str:
@@ -114,3 +115,33 @@ def test_demo_refuses_a_busy_port(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"port {base + 1}" in result.stderr
     assert "--port" in result.stderr
+
+
+def test_demo_shows_the_message_a_bot_user_gets(tmp_path: Path) -> None:
+    clock = ClockFile(tmp_path / "clock")
+    demo = DemoProcess(tmp_path / "authgate-demo", free_base_port(), tmp_path / "demo.log",
+                       ["--hh-lifetime", "600"], clock)
+    with demo:
+        demo.start()
+        chats = f"{demo.devidp}/telegram/chats"
+        assert re.search(rf"Telegram chats\s+{re.escape(chats)}", demo.text), demo.text
+        api_key = _cli(demo.directory, "apikey", "create", "demo-bot").splitlines()[-1]
+        assert connect_hh(demo.gateway, api_key, "tg:77").status_code == 200
+        with httpx.Client(timeout=bound(10)) as http:
+            http.post(f"{demo.devidp}/_devidp/hh/revoke",
+                      json={"account_id": "10000001"}).raise_for_status()
+            clock.advance(600 + 5)
+            token = http.get(f"{demo.gateway}/api/v1/connections/hh/tg:77/token",
+                             headers={"Authorization": f"Bearer {api_key}"})
+            assert token.status_code == 409, token.text
+            wait_until(lambda: http.get(f"{demo.devidp}/_devidp/telegram/messages",
+                                        params={"chat_id": 77}).json(),
+                       "the demo bot's message")
+            page = http.get(f"{chats}/77")
+        assert page.status_code == 200
+        assert "Your HeadHunter (demo) account (Ivan Petrov) is no longer connected" in page.text
+        link = re.search(r'href="([^"]+)"', page.text.split('class="keys"')[1])
+        assert link and link.group(1).startswith(f"{demo.gateway}/connect/hh?session=")
+        assert demo.interrupt() == 0
+    secret = link.group(1).split("session=")[1].replace("&amp;", "&")
+    assert secret not in demo.log_text()

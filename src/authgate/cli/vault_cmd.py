@@ -29,6 +29,7 @@ from authgate.runtime import Runtime
 from authgate.timefmt import COMPACT_ENGLISH, relative
 from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
+from authgate.vault.links import connect_url
 from authgate.vault.service import APPLICATION_OWNER
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
@@ -131,7 +132,7 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
         link = runtime.links.create(provider, owner, now=runtime.clock.now(),
                                     lifetime=runtime.settings.vault.connect_link_lifetime)
     out.print(f"Open this link to connect {provider} for {owner}:")
-    out.print(f"{runtime.settings.public_url}/connect/{provider}?session={link.token}",
+    out.print(connect_url(runtime.settings.public_url, link),
               soft_wrap=True, highlight=False)
     deadline = time.monotonic() + wait
     with console.status("waiting for the connection…"):

@@ -53,6 +53,7 @@ def banner(layout: DemoLayout, admin: AdminStatus, command: str | None = None) -
         account = (f"{_label('Admin account')}admin exists: {admin.username} (new password: "
                    "authgate demo --reset-admin-password)")
     lifetime = int(layout.hh_lifetime)
+    config = shlex.quote(_short(layout.config_path))
     return "\n".join([
         "",
         f"authgate demo is running  (data in {layout.directory})",
@@ -62,14 +63,19 @@ def banner(layout: DemoLayout, admin: AdminStatus, command: str | None = None) -
         f"{_label('Sample panel')}{p}/",
         f"{_label('Protected page')}{p}/reports",
         f"{_label('Identity provider')}{d}/  (ZITADEL (demo) at /oidc, HeadHunter (demo) at /hh)",
+        f"{_label('Telegram chats')}{d}/telegram/chats  (what the demo bot sends)",
         "",
         account,
         "  Or sign in with \"ZITADEL (demo)\" as Alice (admin) or Bob (user).",
         f"  HeadHunter (demo) access tokens live {lifetime} s: connect an account under",
         "  Connections and watch the vault refresh it.",
+        "  A bot's user sees its messages under Telegram chats: when a connection of an owner",
+        "  tg:<chat_id> needs its owner again, a button to connect again comes there. Try:",
+        f"    {command} connect hh --owner tg:12345 --config {config}   (sign in as Ivan)",
+        f"    curl -X POST {d}/_devidp/hh/revoke -d '{{\"account_id\": \"10000001\"}}'",
+        f"  and the message arrives with the next refresh (within {lifetime} s).",
         "",
-        f"  Other commands:  {command} status --config "
-        f"{shlex.quote(_short(layout.config_path))}",
+        f"  Other commands:  {command} status --config {config}",
         "",
         "Press Ctrl+C to stop.",
         "",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authgate.devidp.cli import devidp_options
-from authgate.devidp.options import DevIdpOptions
+from authgate.devidp.options import DEV_BOT_TOKEN, DevIdpOptions
 
 HOST = "127.0.0.1"
 ADMIN_USERNAME = "admin"
@@ -104,6 +104,11 @@ class DemoLayout:
             f"authorize_url = {q(devidp + '/hh/oauth/authorize')}",
             f"token_url = {q(devidp + '/hh/token')}",
             f"api_base = {q(devidp + '/hh')}",
+            "",
+            # The devidp's Telegram look-alike: its messages are on {devidp}/telegram/chats.
+            "[telegram]",
+            f"bot_token = {q(DEV_BOT_TOKEN)}  # the look-alike's own, not a secret",
+            f"api_base = {q(devidp + '/telegram')}",
             "",
         ])
 

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 
 from authgate.access_log import AccessLog
 from authgate.devidp.common import public_base
-from authgate.devidp.control import HhControl, OidcControl
+from authgate.devidp.control import HhControl, OidcControl, TelegramControl
 from authgate.devidp.hh import HhEndpoints
 from authgate.devidp.hh_faults import HhFaults
 from authgate.devidp.hh_model import HhModel
@@ -27,6 +27,8 @@ from authgate.devidp.options import DevIdpOptions
 from authgate.devidp.preset_endpoints import PresetEndpoints
 from authgate.devidp.preset_modes import MODES, ModeModel
 from authgate.devidp.state import StateFile
+from authgate.devidp.telegram import TelegramEndpoints
+from authgate.devidp.telegram_model import TelegramModel
 
 log = logging.getLogger("authgate.devidp")
 
@@ -41,6 +43,7 @@ class DevIdpHandles:
     oidc_endpoints: OidcEndpoints
     keys: KeyRing
     presets: dict[str, ModeModel]  # the preset look-alikes (kept in memory only)
+    telegram: TelegramModel
 
 
 class _Persistence:
@@ -73,6 +76,8 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
     if saved is None:
         persist.changed()  # keep the new signing key even if nothing else happens
 
+    # Messages live in memory only: a restarted look-alike is a fresh chat history.
+    telegram_model = TelegramModel(options.clock)
     faults = HhFaults(options.hh.hang_seconds)
     hh = HhEndpoints(options.hh, hh_model, faults, options.base_url)
     oidc = OidcEndpoints(
@@ -101,7 +106,12 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
                 },
                 "oidc": {"issuer": f"{base}/oidc", "client_id": options.oidc.client_id},
                 "presets": {name: f"{base}/presets/{name}" for name in presets},
+                # The bot token is public here: it is a look-alike's, on loopback.
+                "telegram": {"api_base": f"{base}/telegram",
+                             "bot_token": options.telegram.bot_token,
+                             "chats": f"{base}/telegram/chats"},
                 "control": [f"{base}/_devidp/hh/stats", f"{base}/_devidp/oidc/stats",
+                            f"{base}/_devidp/telegram/stats",
                             *(f"{base}/_devidp/presets/{name}/stats" for name in presets)],
             }
         )
@@ -115,15 +125,18 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Mount("/hh", routes=hh.routes()),
             Mount("/oidc", routes=oidc.routes()),
+            Mount("/telegram", routes=TelegramEndpoints(options.telegram, telegram_model).routes()),
             Mount("/_devidp/hh", routes=HhControl(hh_model, faults).routes()),
             Mount("/_devidp/oidc", routes=OidcControl(oidc, persist.changed).routes()),
             Route("/_devidp/presets/{mode}/stats", preset_control, methods=["GET"]),
             Route("/_devidp/presets/{mode}/revoke", preset_control, methods=["POST"]),
             *(Mount(f"/presets/{name}", routes=PresetEndpoints(MODES[name], model).routes())
               for name, model in presets.items()),
+            Mount("/_devidp/telegram", routes=TelegramControl(telegram_model).routes()),
         ]
     )
-    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys, presets)
+    app.state.devidp = DevIdpHandles(hh_model, faults, oidc_model, oidc, keys, presets,
+                                     telegram_model)
     # The gateway's access log: paths only, since query strings carry codes and id_token_hint.
     app.add_middleware(AccessLog, logger="authgate.devidp.access")
     return app

@@ -19,6 +19,7 @@ from authgate.devidp.hh_faults import Fault, HhFaults
 from authgate.devidp.hh_model import ACTIVE, DEACTIVATED, REVOKED, HhModel
 from authgate.devidp.oidc import OidcEndpoints
 from authgate.devidp.oidc_tamper import TAMPER_MODES, USERINFO_MODES
+from authgate.devidp.telegram_model import BotApiError, TelegramModel, parse_chat_id
 
 Handler = Callable[[Request], Awaitable[Response]]
 _MAX_SEED = 200_000
@@ -246,3 +247,55 @@ class OidcControl:
         self.endpoints.model.reset()
         self.endpoints.tamper_id_token = self.endpoints.tamper_userinfo = None
         return {"ok": True}
+
+
+class TelegramControl:
+    """What the bot sent, and chats that refuse it: flood control (429 with ``retry_after``,
+    counted on the devidp's clock) or a user who blocked the bot (403, until cleared)."""
+
+    def __init__(self, model: TelegramModel) -> None:
+        self.model = model
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/stats", _guarded(self.stats), methods=["GET"]),
+            Route("/messages", _guarded(self.messages), methods=["GET"]),
+            Route("/chat", _guarded(self.chat), methods=["POST"]),
+            Route("/reset", _guarded(self.reset), methods=["POST"]),
+        ]
+
+    async def stats(self, request: Request) -> dict[str, Any]:
+        return {"sent": len(self.model.messages),
+                "attempts": {str(k): v for k, v in self.model.attempts.items()},
+                "refused": dict(self.model.refused)}
+
+    async def messages(self, request: Request) -> list[dict[str, Any]]:
+        chat = request.query_params.get("chat_id")
+        messages = self.model.messages if chat is None else self.model.chat(_chat_id(chat))
+        return [m.to_dict() for m in messages]
+
+    async def chat(self, request: Request) -> dict[str, Any]:
+        """``{"chat_id": 1, "mode": "flood", "retry_after": 30}``, ``"blocked"``, or null."""
+        data = await _body(request)
+        chat_id = _chat_id(data.get("chat_id"))
+        mode = data.get("mode")
+        if mode is None:
+            self.model.clear(chat_id)
+        elif mode == "flood":
+            self.model.flood(chat_id, _number(data, "retry_after", 1))
+        elif mode == "blocked":
+            self.model.block(chat_id)
+        else:
+            raise BadControl(f"unknown mode {mode!r}; one of flood, blocked, null")
+        return {"chat_id": chat_id, "mode": mode}
+
+    async def reset(self, request: Request) -> dict[str, Any]:
+        self.model.reset()
+        return {"ok": True}
+
+
+def _chat_id(value: object) -> int:
+    try:
+        return parse_chat_id(value)
+    except BotApiError as err:
+        raise BadControl(f"chat_id: {err.description}") from None

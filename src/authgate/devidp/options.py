@@ -120,12 +120,30 @@ class OidcOptions:
     auto_approve_user: str | None = None
 
 
+# A well-formed but made-up token: the look-alike answers only to it, like Telegram to a bot's own.
+DEV_BOT_TOKEN = "7000000001:AAdevidp-look-alike-bot-token-0123456789"
+
+
+@dataclass
+class TelegramOptions:
+    """The bot the Telegram Bot API look-alike serves (``getMe`` describes it)."""
+
+    bot_token: str = DEV_BOT_TOKEN
+    username: str = "authgate_dev_bot"
+    first_name: str = "authgate dev bot"
+
+    @property
+    def bot_id(self) -> int:
+        return int(self.bot_token.partition(":")[0])
+
+
 @dataclass
 class DevIdpOptions:
     # scheme://host:port the clients see; empty means "take it from each request".
     base_url: str = ""
     hh: HhOptions = field(default_factory=HhOptions)
     oidc: OidcOptions = field(default_factory=OidcOptions)
+    telegram: TelegramOptions = field(default_factory=TelegramOptions)
     # When set, tokens, people and signing keys survive a restart.
     state_file: Path | None = None
     clock: Clock = time.time

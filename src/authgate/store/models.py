@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -179,6 +180,16 @@ class Connection(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class TelegramChat(Base):
+    """What authgate knows of a ``tg:<chat_id>`` owner's chat: the language of the pages its
+    user connected through, and when the bot last wrote there (the per-chat rate limit)."""
+
+    __tablename__ = "telegram_chats"
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    last_message_at: Mapped[datetime | None]
 
 
 class SigningKey(Base):

@@ -29,6 +29,11 @@ class ConnectLink:
     requested_by: str | None = None
 
 
+def connect_url(public_url: str, link: ConnectLink) -> str:
+    """Where the link's user goes: the confirmation page, which alone can use it up."""
+    return f"{public_url}/connect/{link.provider}?session={link.token}"
+
+
 def check_owner(owner: str) -> str:
     if not OWNER_PATTERN.fullmatch(owner):
         raise InvalidRequest("owner must be 1-200 characters of letters, digits and . _ : @ + - "

@@ -23,7 +23,7 @@ from authgate.secret_values import digest
 from authgate.singleflight import SingleFlight
 from authgate.timefmt import iso
 from authgate.vault.connections import ConnectionView
-from authgate.vault.links import check_owner
+from authgate.vault.links import check_owner, connect_url
 from authgate.web.request_context import bearer, json_body, runtime_of
 
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
@@ -71,7 +71,7 @@ async def create_connect_session(request: Request) -> Response:
     link = await anyio.to_thread.run_sync(lambda: runtime.links.create(
         provider, owner, now=now, lifetime=runtime.settings.vault.connect_link_lifetime,
         requested_by=key.name))
-    url = f"{runtime.settings.public_url}/connect/{provider}?session={link.token}"
+    url = connect_url(runtime.settings.public_url, link)
     return JSONResponse({"url": url, "expires_at": iso(link.expires_at)}, status_code=201)
 
 

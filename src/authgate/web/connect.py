@@ -15,10 +15,11 @@ from authgate.errors import FlowError
 from authgate.flows import FlowRecord
 from authgate.protocol.rfc7636_pkce import new_pkce_pair
 from authgate.providers.base import Account, Provider
+from authgate.telegram.message import chat_id_of
 from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
 from authgate.web.flow_binding import flow_binding, set_flow_cookie
-from authgate.web.i18n import negotiate, translate
+from authgate.web.i18n import asked_language, negotiate, translate
 from authgate.web.pages import render
 from authgate.web.request_context import runtime_of
 
@@ -98,10 +99,21 @@ async def finish_connect(request: Request, provider_name: str, flow: FlowRecord)
     """Stored: on to a clean address (no ``?code=&state=`` left in the address bar or the
     history); the account's name goes along in a cookie that only that page reads, once."""
     provider, account = await store_connection(request, provider_name, flow)
+    await _remember_chat_language(request, flow.owner)
     response = RedirectResponse(f"/connect/{provider.name}/done", status_code=303)
     set_cookie(request, response, DONE_COOKIE, quote(account.name or account.id or "")[:600],
                max_age=60)
     return response
+
+
+async def _remember_chat_language(request: Request, owner: str | None) -> None:
+    """A Telegram owner's messages come in the language of the pages they connected through
+    (when the browser named one of ours; else ``telegram.default_language``)."""
+    chat_id = chat_id_of(owner or "")
+    language = asked_language(request)
+    if chat_id is not None and language is not None:
+        await anyio.to_thread.run_sync(runtime_of(request).telegram_chats.remember_language,
+                                       chat_id, language)
 
 
 async def connected(request: Request) -> Response:

@@ -8,7 +8,11 @@ from collections.abc import Mapping
 
 from starlette.requests import Request
 
+from authgate.plurals import pick_plural, plural_index
 from authgate.web.messages import common, console, errors, signin, webhooks
+
+__all__ = ["LANGS", "Catalog", "asked_language", "negotiate", "pick_plural", "plural_index",
+           "translate", "translate_plural"]
 
 LANGS = ("en", "ru")
 LANG_COOKIE = "authgate_lang"
@@ -42,6 +46,11 @@ CATALOG = Catalog(*CATALOG_PARTS)
 
 
 def negotiate(request: Request) -> str:
+    return asked_language(request) or "en"
+
+
+def asked_language(request: Request) -> str | None:
+    """The language the browser asks for, if it is one of ours; None when it names none."""
     asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
     if asked in LANGS:
         return asked
@@ -49,31 +58,11 @@ def negotiate(request: Request) -> str:
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGS:
             return code
-    return "en"
+    return None
 
 
 def translate(lang: str, key: str, **values: object) -> str:
     return CATALOG.translate(lang, key, **values)
-
-
-def plural_index(lang: str, n: int) -> int:
-    """Which of a message's ``|``-separated forms fits ``n`` (CLDR's rules for integers):
-    English one|other; Russian one|few|many ("1 минута", "3 минуты", "5 минут", "21 минута")."""
-    n = abs(n)
-    if lang == "ru":
-        if n % 10 == 1 and n % 100 != 11:
-            return 0
-        if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-            return 1
-        return 2
-    return 0 if n == 1 else 1
-
-
-def pick_plural(lang: str, n: int, text: str) -> str:
-    """The form of ``text`` (forms separated by ``|``, e.g. ``"{n} minute|{n} minutes"``) that
-    fits the number ``n``."""
-    forms = text.split("|")
-    return forms[min(plural_index(lang, n), len(forms) - 1)]
 
 
 def translate_plural(lang: str, key: str, n: int, **values: object) -> str:

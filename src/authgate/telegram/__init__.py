@@ -1,0 +1,1 @@
+"""Telegram: asking a ``tg:<chat_id>`` owner, in their chat, to connect again."""
