@@ -47,6 +47,9 @@ class RevocationCache:
         self._inflight: asyncio.Future[None] | None = None
         # Run after each reload, off the request path too (the signing keys hook in here).
         self.on_reload: list[Callable[[datetime], None]] = []
+        # Run when the set has changed, before the change's caller goes on (nginx's verify cache
+        # hooks in here: see verdict_epoch.py).
+        self.on_change: list[Callable[[], None]] = []
 
     def is_revoked(self, sid: str) -> bool:
         self._maybe_reload()
@@ -65,7 +68,9 @@ class RevocationCache:
         now = time.monotonic()
         with self._lock:
             self._local.update(dict.fromkeys(sids, now))
-            self._revoked = self._revoked | frozenset(sids)
+            before, self._revoked = self._revoked, self._revoked | frozenset(sids)
+        if self._revoked != before:
+            self._changed()
 
     def load(self) -> None:
         started = time.monotonic()
@@ -76,10 +81,16 @@ class RevocationCache:
         with self._lock:
             horizon = started - 10 * max(self._interval, 1.0)
             self._local = {sid: at for sid, at in self._local.items() if at >= horizon}
-            self._revoked = frozenset(rows | set(self._local))
+            before, self._revoked = self._revoked, frozenset(rows | set(self._local))
             self._loaded = time.monotonic()
+        if not self._revoked <= before:
+            self._changed()  # a revocation by another process, now seen here
         for hook in self.on_reload:
             hook(now)
+
+    def _changed(self) -> None:
+        for hook in self.on_change:
+            hook()
 
     def _maybe_reload(self) -> None:
         age = time.monotonic() - self._loaded

@@ -34,6 +34,7 @@ from authgate.web.errors import (
 )
 from authgate.web.middleware import BodyLimit, SecurityHeaders
 from authgate.web.throttle import Throttles
+from authgate.web.verify_path import VerifyFastPath
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("authgate.web")
@@ -102,6 +103,8 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     # The first signing key is made at start, not on the first sign-in; revocations preloaded.
     runtime.signin.keys.load()
     runtime.signin.revocations.load()
+    # From now on every change of a verify verdict writes a new epoch for nginx's cache.
+    runtime.signin.epoch.activate()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -137,4 +140,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     # route and the access log see the real client).
     proxied = ProxyHeadersMiddleware(cast(Any, app),
                                      trusted_hosts=list(runtime.settings.trusted_proxies))
-    return cast(ASGIApp, proxied)
+    # Outermost: a passing /auth/verify needs neither the client's address nor the middleware.
+    return VerifyFastPath(cast(ASGIApp, proxied), app, runtime.signin,
+                          cookie_name=runtime.settings.session.cookie_name,
+                          hsts=runtime.settings.is_https)
