@@ -64,6 +64,17 @@ class RevocationCache:
         if self.stale:
             await asyncio.shield(self._start_reload(asyncio.get_running_loop()))
 
+    async def keep_fresh(self) -> None:
+        """Reload on a schedule as well (a serving gateway, until cancelled): nginx's verify
+        cache asks the gateway only about once a second per session, and learns of a revocation
+        by another process only when the gateway has (its verdict epoch): the set must not wait
+        for requests to grow old."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._interval / 2)
+            if time.monotonic() - self._loaded >= self._interval / 2:
+                await asyncio.shield(self._start_reload(loop))
+
     def add(self, *sids: str) -> None:
         now = time.monotonic()
         with self._lock:

@@ -112,6 +112,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
             if run_engine:
                 tg.start_soon(engine.run_engine, runtime.vault)
                 tg.start_soon(_housekeeping, runtime)
+                tg.start_soon(runtime.signin.revocations.keep_fresh)
             try:
                 yield
             finally:
