@@ -6,16 +6,18 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from authgate.clock import OffsetClock, ShiftedClockRefused, shifted_clock_from_environ
-from authgate.config import Settings, load_settings
 from authgate.errors import AuthgateError, ConfigError
-from authgate.runtime import Runtime
+
+if TYPE_CHECKING:
+    from authgate.config import Settings
+    from authgate.runtime import Runtime
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +49,7 @@ T = TypeVar("T")
 
 def load(config: Path | None) -> Settings:
     """Load settings or exit 2 with the message that names the key and the file."""
+    from authgate.config import load_settings
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -114,6 +117,7 @@ def settings_clock(settings: Settings) -> OffsetClock | None:
 def open_runtime(config: Path | None) -> Runtime:
     """Settings, data directory, migrated database and keyring, for a command; exits 2 or 1
     with a readable line when that fails."""
+    from authgate.runtime import Runtime
     private_umask()
     settings = load(config)
     clock = settings_clock(settings)

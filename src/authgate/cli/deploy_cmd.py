@@ -15,9 +15,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -34,20 +33,13 @@ from authgate.cli.common import (
     out,
     private_umask,
 )
-from authgate.config import Settings, resolve_config_path
-from authgate.deploy import docker, systemd
-from authgate.deploy.doctor import Check, run_doctor
-from authgate.deploy.nginx import (
-    NginxSiteOptions,
-    find_nginx,
-    nginx_test,
-    parse_protect,
-    render_nginx_site,
-    site_options_from_settings,
-    write_self_signed_cert,
-    write_standalone_conf,
-)
-from authgate.deploy.templating import DeployError
+
+if TYPE_CHECKING:
+    from authgate.config import Settings
+    from authgate.deploy.doctor import Check
+    from authgate.deploy.nginx import (
+        NginxSiteOptions,
+    )
 
 deploy_app = command_group(
     help="Generate deployment files: an nginx site, systemd units, a Dockerfile and Compose file.",
@@ -87,6 +79,7 @@ def nginx(
     config: ConfigOption = None,
 ) -> None:
     """An nginx site: authgate's routes plus apps protected with auth_request."""
+    from authgate.deploy.nginx import parse_protect, render_nginx_site, site_options_from_settings
     settings = load(config)
     with _usage_errors():
         opts = site_options_from_settings(
@@ -100,6 +93,13 @@ def nginx(
 
 
 def _check_nginx(opts: NginxSiteOptions) -> None:
+    from authgate.deploy.nginx import (
+        find_nginx,
+        nginx_test,
+        render_nginx_site,
+        write_self_signed_cert,
+        write_standalone_conf,
+    )
     binary = find_nginx()
     if binary is None:
         console.print("nginx is not installed: the site was not checked", highlight=False)
@@ -136,6 +136,7 @@ def systemd_units(
     config: ConfigOption = None,
 ) -> None:
     """A hardened authgate.service (and optionally a refresh timer)."""
+    from authgate.deploy import systemd
     settings = load(config)
     with _usage_errors():
         opts = systemd.unit_options_from_settings(settings, authgate_path=authgate_path,
@@ -158,6 +159,7 @@ def docker_files(
     config: ConfigOption = None,
 ) -> None:
     """A Dockerfile (non-root, health-checked) and a Compose file with PostgreSQL 15."""
+    from authgate.deploy import docker
     load(config)
     with _usage_errors():
         files = docker.docker_files(port=port)
@@ -166,6 +168,7 @@ def docker_files(
 
 def doctor(config: ConfigOption = None) -> None:
     """Check the installation: files and modes, database, providers, redirect URIs, proxy."""
+    from authgate.config import resolve_config_path
     private_umask()  # the database check may create SQLite's -wal/-shm files
     settings = load(config)
     config_path = resolve_config_path(config, os.environ)
@@ -181,6 +184,9 @@ def doctor(config: ConfigOption = None) -> None:
 
 
 async def _doctor(settings: Settings, config_path: Path | None) -> list[Check]:
+    import httpx
+
+    from authgate.deploy.doctor import run_doctor
     async with httpx.AsyncClient(follow_redirects=False, timeout=10.0) as http:
         return await run_doctor(settings, http=http, config_path=config_path)
 
@@ -206,6 +212,7 @@ def _table(checks: list[Check]) -> Table:
 @contextmanager
 def _usage_errors() -> Iterator[None]:
     """A value that cannot go into a generated file is a usage error (exit 2)."""
+    from authgate.deploy.templating import DeployError
     try:
         yield
     except DeployError as exc:

@@ -11,7 +11,6 @@ from typer.core import TyperOption
 from authgate import __version__
 from authgate.cli import demo_cmd, deploy_cmd, init_cmd, serve_cmd, users_cmd, vault_cmd
 from authgate.cli.common import command_group, failures_exit, shifted_clock
-from authgate.logs import configure_logging
 
 app = command_group(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
                     pretty_exceptions_enable=False, add_completion=False)
@@ -68,6 +67,7 @@ def devidp(
 ) -> None:
     """Serve the development identity provider (an OIDC issuer and an hh.ru look-alike)."""
     from authgate.devidp.cli import run_from_cli
+    from authgate.logs import configure_logging
 
     configure_logging()
     address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from authgate.apikeys import ApiKeyView, check_owner_prefix
 from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -25,11 +24,12 @@ from authgate.cli.common import (
     require_api_provider,
 )
 from authgate.errors import InvalidRequest
-from authgate.runtime import Runtime
 from authgate.timefmt import COMPACT_ENGLISH, relative
-from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
-from authgate.vault.service import APPLICATION_OWNER
+
+if TYPE_CHECKING:
+    from authgate.apikeys import ApiKeyView
+    from authgate.runtime import Runtime
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
 TokenOwnerOption = Annotated[str | None, typer.Option(
@@ -41,6 +41,8 @@ def default_owner(runtime: Runtime, provider: str) -> str:
     """The owner ``token`` means without ``--owner``: ``vault.default_owner`` when configured;
     else "default" when it has a connection, else the only owner there is; with several, a
     usage error that lists them."""
+    from authgate.vault.export import EXPORT_OWNER
+    from authgate.vault.service import APPLICATION_OWNER
     if runtime.settings.vault.default_owner:
         return runtime.settings.vault.default_owner
     owners = [c.owner for c in runtime.vault.store.list_connections(provider)
@@ -103,6 +105,7 @@ def refresh(config: ConfigOption = None,
                 "--due", help="only connections whose refresh time has come")] = False) -> None:
     """Refresh connections once and exit: with --due, those that are due (for a systemd timer);
     without, every one whose provider allows it now (hh.ru: only expired tokens)."""
+    from authgate.vault.engine import refresh_all_allowed, refresh_due
     runtime = open_runtime(config)
 
     async def go() -> dict[str, int]:
@@ -161,6 +164,7 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
                       "--read-only", help="may list connections and read tokens, nothing else")
                   ] = False) -> None:
     """Create a key; the key itself is the last line printed."""
+    from authgate.apikeys import check_owner_prefix
     try:
         owner_prefix = check_owner_prefix(owner_prefix)
     except InvalidRequest as exc:
