@@ -52,7 +52,7 @@ from tests.signin.conftest import OidcProvider, submit_op_page
 
 PAGE = "<!doctype html><title>protected</title><p>" + "A protected page. " * 30 + "</p>\n"
 APACHE_MODULES = ("mpm_event", "authn_core", "authz_core", "authz_user", "mime", "dir",
-                  "log_config", "auth_openidc")
+                  "auth_openidc")
 APACHE_MODULE_DIR = Path("/usr/lib/apache2/modules")
 
 
@@ -153,7 +153,7 @@ Group www-data
 Listen 127.0.0.1:{port}
 ErrorLog {root}/error.log
 LogLevel warn
-# A line per request, as the generated nginx site writes one.
+# A line per request, as the generated nginx site writes one (mod_log_config is built in).
 LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
 CustomLog {root}/access.log common
 TypesConfig /etc/mime.types
