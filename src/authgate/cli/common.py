@@ -117,10 +117,15 @@ def settings_clock(settings: Settings) -> OffsetClock | None:
 def open_runtime(config: Path | None) -> Runtime:
     """Settings, data directory, migrated database and keyring, for a command; exits 2 or 1
     with a readable line when that fails."""
-    from authgate.runtime import Runtime
     private_umask()
     settings = load(config)
-    clock = settings_clock(settings)
+    return runtime_for(settings, settings_clock(settings))
+
+
+def runtime_for(settings: Settings, clock: OffsetClock | None) -> Runtime:
+    """``open_runtime`` for settings already loaded (and their clock already chosen)."""
+    from authgate.runtime import Runtime
+
     with failures_exit():
         return Runtime.open(settings, clock=clock)
 

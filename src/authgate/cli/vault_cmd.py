@@ -19,17 +19,23 @@ from authgate.cli.common import (
     console,
     failures_exit,
     labelled,
+    load,
     open_runtime,
     out,
+    private_umask,
     require_api_provider,
+    runtime_for,
+    settings_clock,
 )
+from authgate.clock import SystemClock
 from authgate.errors import InvalidRequest
 from authgate.timefmt import COMPACT_ENGLISH, relative
 from authgate.vault.export import EXPORT_OWNER
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from authgate.apikeys import ApiKeyView
-    from authgate.runtime import Runtime
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
 TokenOwnerOption = Annotated[str | None, typer.Option(
@@ -37,16 +43,12 @@ TokenOwnerOption = Annotated[str | None, typer.Option(
     show_default=False)]
 
 
-def default_owner(runtime: Runtime, provider: str) -> str:
+def default_owner(configured: str, owners: list[str], provider: str) -> str:
     """The owner ``token`` means without ``--owner``: ``vault.default_owner`` when configured;
-    else "default" when it has a connection, else the only owner there is; with several, a
-    usage error that lists them."""
-    from authgate.vault.export import EXPORT_OWNER
-    from authgate.vault.service import APPLICATION_OWNER
-    if runtime.settings.vault.default_owner:
-        return runtime.settings.vault.default_owner
-    owners = [c.owner for c in runtime.vault.store.list_connections(provider)
-              if c.owner != APPLICATION_OWNER]
+    else "default" when it has a connection, else the only owner there is (``owners``: the
+    provider's, the application's own left out); with several, a usage error that lists them."""
+    if configured:
+        return configured
     if EXPORT_OWNER in owners or not owners:
         return EXPORT_OWNER  # none at all: the vault's own "no connection" error says so
     if len(owners) == 1:
@@ -56,26 +58,50 @@ def default_owner(runtime: Runtime, provider: str) -> str:
     raise typer.Exit(EXIT_USAGE)
 
 
+def _print_token(access_token: str, token_type: str, expires_at: datetime | None,
+                 as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps({
+            "access_token": access_token, "token_type": token_type,
+            "expires_at": expires_at.isoformat() if expires_at else None}))
+    else:
+        print(access_token)
+
+
 def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = None,
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
-    runtime = open_runtime(config)
+    from authgate.vault.stored_token import stored_token
+
+    # The short way first: a token the vault would hand out as stored, read without the runtime.
+    private_umask()
+    settings = load(config)
+    clock = settings_clock(settings)
+    configured = settings.vault.default_owner
+    quick = stored_token(
+        settings, provider, owner or configured,
+        # Several owners and none of them "default": the full way says so (a usage error).
+        lambda owners: None if len(owners) > 1 and EXPORT_OWNER not in owners
+        else default_owner("", owners, provider), (clock or SystemClock()).now)
+    if quick is not None:
+        _print_token(quick.access_token, quick.token_type, quick.expires_at, as_json)
+        return
+    from authgate.vault.records import APPLICATION_OWNER
+
+    runtime = runtime_for(settings, clock)
     require_api_provider(runtime, provider)
     with failures_exit():
-        chosen = owner if owner is not None else default_owner(runtime, provider)
+        chosen = owner if owner is not None else default_owner(
+            configured, [c.owner for c in runtime.vault.store.list_connections(provider)
+                         if c.owner != APPLICATION_OWNER], provider)
 
     async def go() -> None:
         try:
             issued = await runtime.vault.token(provider, chosen)
         finally:
             await runtime.aclose()
-        if as_json:
-            out.print_json(json.dumps({
-                "access_token": issued.access_token, "token_type": issued.token_type,
-                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}))
-        else:
-            print(issued.access_token)
+        _print_token(issued.access_token, issued.token_type, issued.expires_at, as_json)
 
     with failures_exit():
         asyncio.run(go())

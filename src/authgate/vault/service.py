@@ -33,14 +33,12 @@ from authgate.providers.base import Account, Provider
 from authgate.providers.registry import Providers
 from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
+from authgate.vault.records import APPLICATION_OWNER as APPLICATION_OWNER
+from authgate.vault.records import MIN_VALIDITY as MIN_VALIDITY
 from authgate.vault.refresh import Refresher, RefreshOutcome
 
 log = logging.getLogger("authgate.vault")
 
-# The owner under which a provider's application token (client_credentials) is kept.
-APPLICATION_OWNER = "_application"
-# Ahead-of-expiry providers: a token with less left than this is refreshed before it is handed out.
-MIN_VALIDITY = timedelta(seconds=10)
 # On-demand refreshes retry transient failures this many times before giving up for the request.
 ON_DEMAND_ATTEMPTS = 3
 ON_DEMAND_MAX_WAIT = 5.0
