@@ -6,7 +6,6 @@ nginx's ``[...]`` and ``$var`` must come out exactly as rendered.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import tempfile
@@ -168,6 +167,8 @@ def docker_files(
 
 def doctor(config: ConfigOption = None) -> None:
     """Check the installation: files and modes, database, providers, redirect URIs, proxy."""
+    import asyncio
+
     from authgate.config import resolve_config_path
     private_umask()  # the database check may create SQLite's -wal/-shm files
     settings = load(config)

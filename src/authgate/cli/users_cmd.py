@@ -6,7 +6,6 @@ Passwords are never taken as command-line arguments (they would sit in the shell
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -48,6 +47,8 @@ def _open(config: Path | None) -> tuple[Runtime, SigninServices]:
 
 
 def _close(runtime: Runtime) -> None:
+    import asyncio
+
     asyncio.run(runtime.aclose())
 
 

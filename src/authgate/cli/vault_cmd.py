@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import TYPE_CHECKING, Annotated
@@ -72,6 +71,8 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
+    import asyncio
+
     from authgate.vault.stored_token import stored_token
 
     # The short way first: a token the vault would hand out as stored, read without the runtime.
@@ -109,6 +110,8 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
 
 def status(config: ConfigOption = None) -> None:
     """A table of connections: provider, owner, account, status, expiry, next refresh, error."""
+    import asyncio
+
     runtime = open_runtime(config)
     rows = runtime.vault.store.list_connections()
     now = runtime.clock.now()
@@ -131,6 +134,8 @@ def refresh(config: ConfigOption = None,
                 "--due", help="only connections whose refresh time has come")] = False) -> None:
     """Refresh connections once and exit: with --due, those that are due (for a systemd timer);
     without, every one whose provider allows it now (hh.ru: only expired tokens)."""
+    import asyncio
+
     from authgate.vault.engine import refresh_all_allowed, refresh_due
     runtime = open_runtime(config)
 
@@ -152,6 +157,8 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
             wait: Annotated[int, typer.Option(help="seconds to wait for the connection")] = 1800,
             ) -> None:
     """Print a one-time connect link and wait until the connection exists."""
+    import asyncio
+
     runtime = open_runtime(config)
     require_api_provider(runtime, provider)
     with failures_exit():
