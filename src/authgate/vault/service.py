@@ -101,9 +101,9 @@ class Vault:
         if owner == APPLICATION_OWNER:
             return await self.application_token(provider)
         key = (provider_name, owner)
-        hit = self._issued.get(key)
-        if hit is not None and self.clock.now() < hit[1]:
-            return hit[0]
+        remembered = self.remembered(provider_name, owner)
+        if remembered is not None:
+            return remembered
         # Concurrent misses for one connection share one database read (and one refresh).
         issued = await self._reads.run(key, lambda: self._token(provider, owner))
         now = self.clock.now()
@@ -111,6 +111,11 @@ class Vault:
         if issued.expires_at is None or issued.expires_at > keep_until + MIN_VALIDITY:
             self._issued[(provider_name, owner)] = (issued, keep_until)
         return issued
+
+    def remembered(self, provider_name: str, owner: str) -> IssuedToken | None:
+        """The token ``token`` gave out moments ago and keeps in memory, if still kept."""
+        hit = self._issued.get((provider_name, owner))
+        return hit[0] if hit is not None and self.clock.now() < hit[1] else None
 
     async def token_after_refusal(self, provider_name: str, owner: str,
                                   refused: str) -> IssuedToken | None:

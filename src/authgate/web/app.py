@@ -32,9 +32,9 @@ from authgate.web.errors import (
     http_error_handler,
     unexpected_error_handler,
 )
+from authgate.web.hot_paths import HotPaths
 from authgate.web.middleware import BodyLimit, SecurityHeaders
 from authgate.web.throttle import Throttles
-from authgate.web.verify_path import VerifyFastPath
 
 STATIC = Path(__file__).with_name("static")
 log = logging.getLogger("authgate.web")
@@ -139,9 +139,8 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     app.state.proxy_limiter = proxy.make_limiter(runtime)
     # X-Forwarded-For/-Proto are believed only from trusted_proxies (outermost, so every
     # route and the access log see the real client).
-    proxied = ProxyHeadersMiddleware(cast(Any, app),
+    # The two most frequent answers, when they come from memory, skip the middleware chain
+    # (web/hot_paths.py).
+    proxied = ProxyHeadersMiddleware(cast(Any, HotPaths(app, runtime)),
                                      trusted_hosts=list(runtime.settings.trusted_proxies))
-    # Outermost: a passing /auth/verify needs neither the client's address nor the middleware.
-    return VerifyFastPath(cast(ASGIApp, proxied), app, runtime.signin,
-                          cookie_name=runtime.settings.session.cookie_name,
-                          hsts=runtime.settings.is_https)
+    return cast(ASGIApp, proxied)

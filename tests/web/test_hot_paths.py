@@ -1,5 +1,5 @@
-"""The straight-on-ASGI answer of a passing ``/auth/verify`` (web/verify_path.py) against the
-full application's, and what it tells nginx's cache."""
+"""The straight-on-ASGI answers (web/hot_paths.py) against the full application's: a passing
+``/auth/verify`` (and what it tells nginx's cache) and a token from memory."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from authgate.signin.audit import LOCAL
 from authgate.web.app import create_app
 from tests.inprocess import hh_settings
 from tests.web.test_pages import _client
+from tests.web.test_scoped_keys import Vault, vault  # noqa: F401 (a fixture)
 
 VARYING = {"date", "x-accel-expires"}
 
@@ -76,3 +77,21 @@ def test_a_session_about_to_end_is_not_kept(tmp_path: Path) -> None:
         assert answer.status_code == 200 and "x-accel-expires" not in answer.headers
     finally:
         runtime.engine.dispose()
+
+
+def test_a_token_from_memory_answers_as_the_full_application(vault: Vault) -> None:  # noqa: F811
+    bot = vault.bot(owner_prefix="tg:")
+    path = "/api/v1/connections/hh/tg:1/token"
+    full = bot.get(path)  # the key and the token are not in memory yet: the application answers
+    assert vault.runtime.vault.remembered("hh", "tg:1") is not None
+    fast = bot.get(path)
+    assert fast.status_code == full.status_code == 200
+    assert fast.content == full.content and fast.json()["access_token"] == "at-tg:1"
+    assert ({k: v for k, v in fast.headers.items() if k != "date"}
+            == {k: v for k, v in full.headers.items() if k != "date"})
+    # Outside the key's scope, or the application's own token: the application says 404.
+    assert bot.get("/api/v1/connections/hh/slack:1/token").status_code == 404
+    assert bot.get("/api/v1/connections/hh/_application/token").status_code == 404
+    # Another key, not checked yet: the application checks it (a wrong one: 401).
+    stranger = bot.get(path, headers={"Authorization": "Bearer agk_not-a-key"})
+    assert stranger.status_code == 401
