@@ -79,7 +79,9 @@ def test_a_session_about_to_end_is_not_kept(tmp_path: Path) -> None:
         runtime.engine.dispose()
 
 
-def test_a_token_from_memory_answers_as_the_full_application(vault: Vault) -> None:  # noqa: F811
+def test_a_token_from_memory_answers_as_the_full_application(
+        vault: Vault, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level("INFO", logger="authgate.access")
     bot = vault.bot(owner_prefix="tg:")
     path = "/api/v1/connections/hh/tg:1/token"
     full = bot.get(path)  # the key and the token are not in memory yet: the application answers
@@ -87,6 +89,11 @@ def test_a_token_from_memory_answers_as_the_full_application(vault: Vault) -> No
     fast = bot.get(path)
     assert fast.status_code == full.status_code == 200
     assert fast.content == full.content and fast.json()["access_token"] == "at-tg:1"
+    for _ in range(3):
+        assert bot.get(path).content == full.content
+    # The API's own line, then the first read from memory; the next ones are only counted.
+    lines = [r.getMessage() for r in caplog.records if path in r.getMessage()]
+    assert len(lines) == 2 and lines[1].endswith("reads=1"), lines
     assert ({k: v for k, v in fast.headers.items() if k != "date"}
             == {k: v for k, v in full.headers.items() if k != "date"})
     # Outside the key's scope, or the application's own token: the application says 404.
