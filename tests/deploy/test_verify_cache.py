@@ -123,3 +123,17 @@ def test_a_change_by_another_process_is_seen_once_the_gateway_has_it(
     # ... and from then on nothing nginx kept answers for the ended session.
     assert site.get("/ops/", token) == 302
     assert site.get("/panel/", token) == 302
+
+
+def test_a_site_without_the_cache_needs_no_njs(tmp_path: Path) -> None:
+    from authgate.deploy.nginx import NginxSiteOptions, nginx_test, write_standalone_conf
+
+    site = render_nginx_site(NginxSiteOptions(
+        domain="auth.test", listen_host="127.0.0.1", listen_port=free_port(),
+        log_dir=str(tmp_path), protect=[parse_protect("app=127.0.0.1:1")], verify_cache=False))
+    assert "js_" not in site and "proxy_cache" not in site
+    (tmp_path / "tmp").mkdir()
+    conf = write_standalone_conf(site, tmp_path)
+    assert "load_module" not in conf.read_text()
+    result = nginx_test(conf, tmp_path)
+    assert result.ok, result.output

@@ -75,6 +75,9 @@ def nginx(
         "--output", "-o", help="write the site to this file instead of stdout")] = None,
     check: Annotated[bool, typer.Option(
         help="run `nginx -t` on the result (when nginx is installed)")] = False,
+    verify_cache: Annotated[bool, typer.Option(
+        help="keep a passing auth_request answer to the end of the second, under authgate's "
+             "verdict epoch (needs nginx's njs module: libnginx-mod-http-js)")] = True,
     config: ConfigOption = None,
 ) -> None:
     """An nginx site: authgate's routes plus apps protected with auth_request."""
@@ -84,6 +87,7 @@ def nginx(
         opts = site_options_from_settings(
             settings, domain=domain, tls=tls.value, listen_port=listen_port, log_dir=log_dir,
             listen_host=listen_host, protect=[parse_protect(p) for p in protect or []],
+            verify_cache=verify_cache,
             **({"trusted_proxies": trusted_proxy} if trusted_proxy else {}))
         site = render_nginx_site(opts)
     _emit(site, output)
