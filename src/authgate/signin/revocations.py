@@ -10,7 +10,10 @@ committed, plus the time one reload takes:
 - an async caller that finds it older (after an idle spell) awaits ``refresh`` — one reload
   shared by all who wait — instead of answering from the stale set, so the first request after
   the idle spell already sees the revocation;
-- without an event loop (CLI, tests) a stale set is simply reloaded inline.
+- without an event loop (CLI, tests) a stale set is simply reloaded inline;
+- a serving gateway also reloads on a schedule (``keep_fresh``), requests or not: nginx's verify
+  cache asks it rarely, and learns of a change only through the verdict epoch written when the
+  set changes (``on_change``; see verdict_epoch.py).
 
 Only unexpired revoked sessions are loaded: an expired token fails its ``exp`` check anyway.
 """
