@@ -108,12 +108,33 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
         asyncio.run(go())
 
 
-def status(config: ConfigOption = None) -> None:
-    """A table of connections: provider, owner, account, status, expiry, next refresh, error."""
+def status(config: ConfigOption = None,
+           limit: Annotated[int, typer.Option(min=1, max=1000,
+                                              help="connections shown at most")] = 100,
+           after: Annotated[str | None, typer.Option(
+               metavar="PROVIDER/OWNER", help="start after this connection (the next page)")
+           ] = None,
+           provider: Annotated[str | None, typer.Option(help="only this provider's")] = None,
+           only_status: Annotated[str | None, typer.Option(
+               "--status", help="only connections in this status (active, needs_reauth)")
+           ] = None,
+           owner: Annotated[str | None, typer.Option(
+               help="only owners starting with this")] = None) -> None:
+    """A table of connections: provider, owner, account, status, expiry, next refresh, error;
+    a page at a time (--limit, then --after as printed)."""
     import asyncio
 
+    start = None
+    if after is not None:
+        after_provider, sep, after_owner = after.partition("/")
+        if not sep or not after_provider or not after_owner:
+            console.print(labelled("usage", "--after is PROVIDER/OWNER, as printed"),
+                          soft_wrap=True)
+            raise typer.Exit(EXIT_USAGE)
+        start = (after_provider, after_owner)
     runtime = open_runtime(config)
-    rows = runtime.vault.store.list_connections()
+    rows = runtime.vault.store.page(limit=limit, after=start, provider=provider,
+                                    status=only_status, owner_prefixes=(owner,) if owner else ())
     now = runtime.clock.now()
     table = Table(title="Connections")
     for column in ("provider", "owner", "account", "status", "expires", "next refresh",
@@ -125,6 +146,10 @@ def status(config: ConfigOption = None) -> None:
                       Text(c.status, style),
                       relative(c.expires_at, now, COMPACT_ENGLISH),
                       relative(c.next_refresh_at, now, COMPACT_ENGLISH), c.last_error or "")
+    out.print(table)
+    if len(rows) == limit:
+        console.print(f"more: --after {rows[-1].provider}/{rows[-1].owner}", highlight=False,
+                      soft_wrap=True)
     out.print(table)
     asyncio.run(runtime.aclose())
 
