@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.harness import Gateway
 from tests.stacks import Stack, make_stack
 
 
@@ -22,11 +24,11 @@ class WrkResult:
         return f"{self.requests_per_second:,.0f} req/s, p99 {self.p99_ms:.1f} ms"
 
 
-def wrk(url: str, *, connections: int = 200, seconds: int = 10,
+def wrk(url: str, *, connections: int = 200, seconds: float = 10,
         headers: dict[str, str] | None = None) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
@@ -52,6 +54,37 @@ def rss_mib(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (nginx and Apache workers, uvicorn's child)."""
+    found, queue = [], [pid]
+    while queue:
+        p = queue.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            children = task / "children"
+            if children.exists():
+                queue += [int(c) for c in children.read_text().split()]
+    return found
+
+
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU used so far by the processes and everything below them."""
+    total = 0
+    for pid in {p for root in pids for p in descendants(root)}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def real_clock(gateway: Gateway) -> Gateway:
+    """The gateway on the system clock: the tests' shifted clock reads a file at every call."""
+    gateway.env = {k: v for k, v in gateway.env.items() if not k.startswith("TESTONLY_")}
+    return gateway
 
 
 def stack(access_lifetime: float = 1209600, extra: str = "") -> Stack:

@@ -8,34 +8,19 @@ Run: .venv/bin/python -m bench.proxy_overhead"""
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
-from bench.common import stack
+from bench.common import cpu_seconds, stack
 from tests.stacks import seed_connections
 
 UA = {"HH-User-Agent": "AuthgateBench/1.0 (bench@example.com)"}
 ROUNDS, PER_ROUND, WARMUP = 20, 50, 100
 # The proxy's per-key rate limit would otherwise answer most of the run with 429.
 NO_RATE_LIMIT = "\n[proxy]\nrate = 1000000\nburst = 1000000\n"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (uvicorn may run in a child)."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    total = 0
-    for p in pids:
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def timed(call: Callable[[], httpx.Response], count: int, into: list[float]) -> None:

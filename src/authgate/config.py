@@ -77,6 +77,9 @@ class _Section(BaseModel):
 class SessionSettings(_Section):
     lifetime: Duration = timedelta(days=7)
     cookie_name: str = "authgate_session"
+    # Written by the gateway, read by nginx's verify cache (see signin/verdict_epoch.py);
+    # default data_dir/verify-epoch. nginx's user must be able to read it, or nginx caches nothing.
+    verify_epoch_file: Path | None = None
 
 
 class LoginSettings(_Section):
@@ -312,6 +315,10 @@ class Settings(BaseModel):
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
                 raise ValueError(f"provider name {name!r}: use a-z, 0-9, - and _")
         return value
+
+    @property
+    def verify_epoch_path(self) -> Path:
+        return self.session.verify_epoch_file or self.data_dir / "verify-epoch"
 
     @property
     def is_https(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -88,3 +90,32 @@ def test_client_library_and_httpx_auth(stack_factory):
         with pytest.raises(NeedsReauth) as refused:
             client.token("hh", owner="tg:1")
         assert "revoked" in refused.value.detail
+
+
+def test_token_takes_the_short_way_only_for_a_token_handed_out_as_stored(stack_factory):
+    """``authgate token`` reads a fresh token without SQLAlchemy (what a bot waits for on each
+    call); a token due for refresh goes the vault's whole way and is refreshed there."""
+    stack = stack_factory()
+    connect_hh(stack.gateway.url, stack.api_key, owner="default")
+    stack.gateway.stop()
+    probe = ("import sys; from authgate.cli.main import main\n"
+             "sys.argv = ['authgate', *sys.argv[1:]]\n"
+             "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+             "print('sqlalchemy' in sys.modules, file=sys.stderr)")
+
+    def token() -> tuple[str, str]:
+        done = subprocess.run([sys.executable, "-c", probe, "token", "hh", "--json", "--config",
+                               str(stack.gateway.config)], capture_output=True, text=True,
+                              env=stack.gateway.env, timeout=bound(60), check=True)
+        return done.stdout, done.stderr.strip().splitlines()[-1]
+
+    stored, loaded = token()
+    assert loaded == "False", "the short way"
+    assert stored == stack.gateway.cli("token", "hh", "--json").stdout  # as the whole way says
+    stack.expire_tokens()
+    refreshed, loaded = token()
+    assert loaded == "True", "a token due for refresh: the whole way"
+    assert json.loads(refreshed)["access_token"] != json.loads(stored)["access_token"]
+    assert stack.devidp.hh_stats()["refreshes_ok"] == 1
+    again, loaded = token()
+    assert (again, loaded) == (refreshed, "False")

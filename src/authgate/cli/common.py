@@ -6,16 +6,18 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from authgate.clock import OffsetClock, ShiftedClockRefused, shifted_clock_from_environ
-from authgate.config import Settings, load_settings
 from authgate.errors import AuthgateError, ConfigError
-from authgate.runtime import Runtime
+
+if TYPE_CHECKING:
+    from authgate.config import Settings
+    from authgate.runtime import Runtime
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +49,7 @@ T = TypeVar("T")
 
 def load(config: Path | None) -> Settings:
     """Load settings or exit 2 with the message that names the key and the file."""
+    from authgate.config import load_settings
     try:
         return load_settings(config)
     except ConfigError as exc:
@@ -116,7 +119,13 @@ def open_runtime(config: Path | None) -> Runtime:
     with a readable line when that fails."""
     private_umask()
     settings = load(config)
-    clock = settings_clock(settings)
+    return runtime_for(settings, settings_clock(settings))
+
+
+def runtime_for(settings: Settings, clock: OffsetClock | None) -> Runtime:
+    """``open_runtime`` for settings already loaded (and their clock already chosen)."""
+    from authgate.runtime import Runtime
+
     with failures_exit():
         return Runtime.open(settings, clock=clock)
 

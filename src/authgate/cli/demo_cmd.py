@@ -7,7 +7,6 @@ where to go, and runs until Ctrl+C. A second run reuses the directory's data.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +38,8 @@ ResetOption = Annotated[bool, typer.Option(
 def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
          hh_lifetime: LifetimeOption = 120, reset_admin_password: ResetOption = False) -> None:
     """Run the gateway, a development identity provider and a sample panel, ready to try."""
+    import asyncio
+
     from authgate.config import load_settings
     from authgate.demo.admin import ensure_admin
     from authgate.demo.banner import banner

@@ -6,7 +6,6 @@ nginx's ``[...]`` and ``$var`` must come out exactly as rendered.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import tempfile
@@ -15,9 +14,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -34,20 +32,13 @@ from authgate.cli.common import (
     out,
     private_umask,
 )
-from authgate.config import Settings, resolve_config_path
-from authgate.deploy import docker, systemd
-from authgate.deploy.doctor import Check, run_doctor
-from authgate.deploy.nginx import (
-    NginxSiteOptions,
-    find_nginx,
-    nginx_test,
-    parse_protect,
-    render_nginx_site,
-    site_options_from_settings,
-    write_self_signed_cert,
-    write_standalone_conf,
-)
-from authgate.deploy.templating import DeployError
+
+if TYPE_CHECKING:
+    from authgate.config import Settings
+    from authgate.deploy.doctor import Check
+    from authgate.deploy.nginx import (
+        NginxSiteOptions,
+    )
 
 deploy_app = command_group(
     help="Generate deployment files: an nginx site, systemd units, a Dockerfile and Compose file.",
@@ -84,14 +75,19 @@ def nginx(
         "--output", "-o", help="write the site to this file instead of stdout")] = None,
     check: Annotated[bool, typer.Option(
         help="run `nginx -t` on the result (when nginx is installed)")] = False,
+    verify_cache: Annotated[bool, typer.Option(
+        help="keep a passing auth_request answer to the end of the second, under authgate's "
+             "verdict epoch (needs nginx's njs module: libnginx-mod-http-js)")] = True,
     config: ConfigOption = None,
 ) -> None:
     """An nginx site: authgate's routes plus apps protected with auth_request."""
+    from authgate.deploy.nginx import parse_protect, render_nginx_site, site_options_from_settings
     settings = load(config)
     with _usage_errors():
         opts = site_options_from_settings(
             settings, domain=domain, tls=tls.value, listen_port=listen_port, log_dir=log_dir,
             listen_host=listen_host, protect=[parse_protect(p) for p in protect or []],
+            verify_cache=verify_cache,
             **({"trusted_proxies": trusted_proxy} if trusted_proxy else {}))
         site = render_nginx_site(opts)
     _emit(site, output)
@@ -100,6 +96,13 @@ def nginx(
 
 
 def _check_nginx(opts: NginxSiteOptions) -> None:
+    from authgate.deploy.nginx import (
+        find_nginx,
+        nginx_test,
+        render_nginx_site,
+        write_self_signed_cert,
+        write_standalone_conf,
+    )
     binary = find_nginx()
     if binary is None:
         console.print("nginx is not installed: the site was not checked", highlight=False)
@@ -136,6 +139,7 @@ def systemd_units(
     config: ConfigOption = None,
 ) -> None:
     """A hardened authgate.service (and optionally a refresh timer)."""
+    from authgate.deploy import systemd
     settings = load(config)
     with _usage_errors():
         opts = systemd.unit_options_from_settings(settings, authgate_path=authgate_path,
@@ -158,6 +162,7 @@ def docker_files(
     config: ConfigOption = None,
 ) -> None:
     """A Dockerfile (non-root, health-checked) and a Compose file with PostgreSQL 15."""
+    from authgate.deploy import docker
     load(config)
     with _usage_errors():
         files = docker.docker_files(port=port)
@@ -166,6 +171,9 @@ def docker_files(
 
 def doctor(config: ConfigOption = None) -> None:
     """Check the installation: files and modes, database, providers, redirect URIs, proxy."""
+    import asyncio
+
+    from authgate.config import resolve_config_path
     private_umask()  # the database check may create SQLite's -wal/-shm files
     settings = load(config)
     config_path = resolve_config_path(config, os.environ)
@@ -181,6 +189,9 @@ def doctor(config: ConfigOption = None) -> None:
 
 
 async def _doctor(settings: Settings, config_path: Path | None) -> list[Check]:
+    import httpx
+
+    from authgate.deploy.doctor import run_doctor
     async with httpx.AsyncClient(follow_redirects=False, timeout=10.0) as http:
         return await run_doctor(settings, http=http, config_path=config_path)
 
@@ -206,6 +217,7 @@ def _table(checks: list[Check]) -> Table:
 @contextmanager
 def _usage_errors() -> Iterator[None]:
     """A value that cannot go into a generated file is a usage error (exit 2)."""
+    from authgate.deploy.templating import DeployError
     try:
         yield
     except DeployError as exc:

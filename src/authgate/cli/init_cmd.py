@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import typer
 
 from authgate.cli.common import EXIT_FAILURE, console, failures_exit, load, out, private_umask
-from authgate.runtime import Runtime
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_LISTEN = "127.0.0.1:8000"
@@ -56,6 +54,7 @@ allowed_redirects = []
 def listen_for(public_url: str) -> str:
     """Where ``serve`` listens: on a loopback public_url, that very address (nothing in front);
     otherwise loopback port 8000, behind the proxy that ``deploy nginx`` writes."""
+    from urllib.parse import urlsplit
     parts = urlsplit(public_url)
     if parts.hostname in LOOPBACK:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -81,6 +80,7 @@ def init(
              "loopback, else 127.0.0.1:8000 behind a proxy)")] = None,
 ) -> None:
     """Write a starting authgate.toml (never overwrites) and create data, keys and database."""
+    from authgate.runtime import Runtime
     private_umask()
     if config.exists():
         console.print(f"{config} exists; leaving it as it is")

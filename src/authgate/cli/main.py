@@ -19,7 +19,6 @@ from authgate.cli import (
     webhooks_cmd,
 )
 from authgate.cli.common import command_group, failures_exit, shifted_clock
-from authgate.logs import configure_logging
 
 app = command_group(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
                     pretty_exceptions_enable=False, add_completion=False)
@@ -77,6 +76,7 @@ def devidp(
 ) -> None:
     """Serve the development identity provider (an OIDC issuer and an hh.ru look-alike)."""
     from authgate.devidp.cli import run_from_cli
+    from authgate.logs import configure_logging
 
     configure_logging()
     address = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

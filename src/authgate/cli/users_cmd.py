@@ -6,11 +6,10 @@ Passwords are never taken as command-line arguments (they would sit in the shell
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -28,10 +27,10 @@ from authgate.cli.common import (
     out,
 )
 from authgate.private_files import write_private_file
-from authgate.runtime import Runtime
-from authgate.signin.passwords import MIN_LENGTH, hash_password
-from authgate.signin.seed_import import export_users, import_users
-from authgate.signin.services import SigninServices
+
+if TYPE_CHECKING:
+    from authgate.runtime import Runtime
+    from authgate.signin.services import SigninServices
 
 users_app = command_group(
     help="People who can sign in (local passwords and linked providers).", no_args_is_help=True)
@@ -48,6 +47,8 @@ def _open(config: Path | None) -> tuple[Runtime, SigninServices]:
 
 
 def _close(runtime: Runtime) -> None:
+    import asyncio
+
     asyncio.run(runtime.aclose())
 
 
@@ -59,6 +60,7 @@ def _print_table(table: Table) -> None:
 
 
 def _read_password(from_stdin: bool) -> str:
+    from authgate.signin.passwords import MIN_LENGTH
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
@@ -106,6 +108,7 @@ def users_add(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a local user (asks for the password)."""
+    from authgate.signin.passwords import hash_password
     password_hash = None if no_password else hash_password(_read_password(password_stdin))
     runtime, svc = _open(config)
     with failures_exit():
@@ -120,6 +123,7 @@ def users_add(
 def users_set_password(username: str, config: ConfigOption = None,
                        password_stdin: PasswordStdin = False) -> None:
     """Set (or reset) a user's local password."""
+    from authgate.signin.passwords import hash_password
     password_hash = hash_password(_read_password(password_stdin))
     runtime, svc = _open(config)
     with failures_exit():
@@ -161,6 +165,7 @@ def users_enable(username: str, config: ConfigOption = None) -> None:
 @users_app.command("import")
 def users_import(file: Path, config: ConfigOption = None) -> None:
     """Import a seed users.json ({username: {username, password, role, ...}}); all or nothing."""
+    from authgate.signin.seed_import import import_users
     try:
         seed: Any = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -189,6 +194,7 @@ def users_export(config: ConfigOption = None, output: Annotated[Path | None, typ
         "--output", "-o", help="write to this file (0600) instead of standard output")] = None,
                  ) -> None:
     """Print the users in the seed format (password hashes included)."""
+    from authgate.signin.seed_import import export_users
     runtime, _svc = _open(config)
     data = export_users(runtime.db)
     _close(runtime)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from authgate.apikeys import ApiKeyView, check_owner_prefix
 from authgate.cli.common import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -20,17 +18,23 @@ from authgate.cli.common import (
     console,
     failures_exit,
     labelled,
+    load,
     open_runtime,
     out,
+    private_umask,
     require_api_provider,
+    runtime_for,
+    settings_clock,
 )
+from authgate.clock import SystemClock
 from authgate.errors import InvalidRequest
-from authgate.runtime import Runtime
 from authgate.timefmt import COMPACT_ENGLISH, relative
-from authgate.vault.engine import refresh_all_allowed, refresh_due
 from authgate.vault.export import EXPORT_OWNER
-from authgate.vault.links import connect_url
-from authgate.vault.service import APPLICATION_OWNER
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from authgate.apikeys import ApiKeyView
 
 OwnerOption = Annotated[str, typer.Option("--owner", help="whose connection (bot-chosen id)")]
 TokenOwnerOption = Annotated[str | None, typer.Option(
@@ -38,14 +42,12 @@ TokenOwnerOption = Annotated[str | None, typer.Option(
     show_default=False)]
 
 
-def default_owner(runtime: Runtime, provider: str) -> str:
+def default_owner(configured: str, owners: list[str], provider: str) -> str:
     """The owner ``token`` means without ``--owner``: ``vault.default_owner`` when configured;
-    else "default" when it has a connection, else the only owner there is; with several, a
-    usage error that lists them."""
-    if runtime.settings.vault.default_owner:
-        return runtime.settings.vault.default_owner
-    owners = [c.owner for c in runtime.vault.store.list_connections(provider)
-              if c.owner != APPLICATION_OWNER]
+    else "default" when it has a connection, else the only owner there is (``owners``: the
+    provider's, the application's own left out); with several, a usage error that lists them."""
+    if configured:
+        return configured
     if EXPORT_OWNER in owners or not owners:
         return EXPORT_OWNER  # none at all: the vault's own "no connection" error says so
     if len(owners) == 1:
@@ -55,35 +57,84 @@ def default_owner(runtime: Runtime, provider: str) -> str:
     raise typer.Exit(EXIT_USAGE)
 
 
+def _print_token(access_token: str, token_type: str, expires_at: datetime | None,
+                 as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps({
+            "access_token": access_token, "token_type": token_type,
+            "expires_at": expires_at.isoformat() if expires_at else None}))
+    else:
+        print(access_token)
+
+
 def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = None,
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
-    runtime = open_runtime(config)
+    import asyncio
+
+    from authgate.vault.stored_token import stored_token
+
+    # The short way first: a token the vault would hand out as stored, read without the runtime.
+    private_umask()
+    settings = load(config)
+    clock = settings_clock(settings)
+    configured = settings.vault.default_owner
+    quick = stored_token(
+        settings, provider, owner or configured,
+        # Several owners and none of them "default": the full way says so (a usage error).
+        lambda owners: None if len(owners) > 1 and EXPORT_OWNER not in owners
+        else default_owner("", owners, provider), (clock or SystemClock()).now)
+    if quick is not None:
+        _print_token(quick.access_token, quick.token_type, quick.expires_at, as_json)
+        return
+    from authgate.vault.records import APPLICATION_OWNER
+
+    runtime = runtime_for(settings, clock)
     require_api_provider(runtime, provider)
     with failures_exit():
-        chosen = owner if owner is not None else default_owner(runtime, provider)
+        chosen = owner if owner is not None else default_owner(
+            configured, [c.owner for c in runtime.vault.store.list_connections(provider)
+                         if c.owner != APPLICATION_OWNER], provider)
 
     async def go() -> None:
         try:
             issued = await runtime.vault.token(provider, chosen)
         finally:
             await runtime.aclose()
-        if as_json:
-            out.print_json(json.dumps({
-                "access_token": issued.access_token, "token_type": issued.token_type,
-                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}))
-        else:
-            print(issued.access_token)
+        _print_token(issued.access_token, issued.token_type, issued.expires_at, as_json)
 
     with failures_exit():
         asyncio.run(go())
 
 
-def status(config: ConfigOption = None) -> None:
-    """A table of connections: provider, owner, account, status, expiry, next refresh, error."""
+def status(config: ConfigOption = None,
+           limit: Annotated[int, typer.Option(min=1, max=1000,
+                                              help="connections shown at most")] = 100,
+           after: Annotated[str | None, typer.Option(
+               metavar="PROVIDER/OWNER", help="start after this connection (the next page)")
+           ] = None,
+           provider: Annotated[str | None, typer.Option(help="only this provider's")] = None,
+           only_status: Annotated[str | None, typer.Option(
+               "--status", help="only connections in this status (active, needs_reauth)")
+           ] = None,
+           owner: Annotated[str | None, typer.Option(
+               help="only owners starting with this")] = None) -> None:
+    """A table of connections: provider, owner, account, status, expiry, next refresh, error;
+    a page at a time (--limit, then --after as printed)."""
+    import asyncio
+
+    start = None
+    if after is not None:
+        after_provider, sep, after_owner = after.partition("/")
+        if not sep or not after_provider or not after_owner:
+            console.print(labelled("usage", "--after is PROVIDER/OWNER, as printed"),
+                          soft_wrap=True)
+            raise typer.Exit(EXIT_USAGE)
+        start = (after_provider, after_owner)
     runtime = open_runtime(config)
-    rows = runtime.vault.store.list_connections()
+    rows = runtime.vault.store.page(limit=limit, after=start, provider=provider,
+                                    status=only_status, owner_prefixes=(owner,) if owner else ())
     now = runtime.clock.now()
     table = Table(title="Connections")
     for column in ("provider", "owner", "account", "status", "expires", "next refresh",
@@ -96,6 +147,10 @@ def status(config: ConfigOption = None) -> None:
                       relative(c.expires_at, now, COMPACT_ENGLISH),
                       relative(c.next_refresh_at, now, COMPACT_ENGLISH), c.last_error or "")
     out.print(table)
+    if len(rows) == limit:
+        console.print(f"more: --after {rows[-1].provider}/{rows[-1].owner}", highlight=False,
+                      soft_wrap=True)
+    out.print(table)
     asyncio.run(runtime.aclose())
 
 
@@ -104,6 +159,9 @@ def refresh(config: ConfigOption = None,
                 "--due", help="only connections whose refresh time has come")] = False) -> None:
     """Refresh connections once and exit: with --due, those that are due (for a systemd timer);
     without, every one whose provider allows it now (hh.ru: only expired tokens)."""
+    import asyncio
+
+    from authgate.vault.engine import refresh_all_allowed, refresh_due
     runtime = open_runtime(config)
 
     async def go() -> dict[str, int]:
@@ -124,6 +182,8 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
             wait: Annotated[int, typer.Option(help="seconds to wait for the connection")] = 1800,
             ) -> None:
     """Print a one-time connect link and wait until the connection exists."""
+    import asyncio
+
     runtime = open_runtime(config)
     require_api_provider(runtime, provider)
     with failures_exit():
@@ -132,6 +192,7 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
         link = runtime.links.create(provider, owner, now=runtime.clock.now(),
                                     lifetime=runtime.settings.vault.connect_link_lifetime)
     out.print(f"Open this link to connect {provider} for {owner}:")
+    from authgate.vault.links import connect_url
     out.print(connect_url(runtime.settings.public_url, link),
               soft_wrap=True, highlight=False)
     deadline = time.monotonic() + wait
@@ -162,6 +223,7 @@ def apikey_create(name: Annotated[str, typer.Argument(help="what the key is for"
                       "--read-only", help="may list connections and read tokens, nothing else")
                   ] = False) -> None:
     """Create a key; the key itself is the last line printed."""
+    from authgate.apikeys import check_owner_prefix
     try:
         owner_prefix = check_owner_prefix(owner_prefix)
     except InvalidRequest as exc:

@@ -48,6 +48,11 @@ _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COOKIE_STRIP_ROUNDS = 8
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
+_DEFAULT_LOG_DIR = "/var/log/nginx"
+# Where Debian's libnginx-mod-http-js (and nginx.org's packages) put the njs module.
+_JS_MODULES = ("/usr/lib/nginx/modules/ngx_http_js_module.so",
+               "/usr/share/nginx/modules/ngx_http_js_module.so",
+               "/etc/nginx/modules/ngx_http_js_module.so")
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class NginxSiteOptions:
     http_port: int = 80
     ipv6: bool = False
     protect: Sequence[ProtectedApp | tuple[str, str]] = ()
-    log_dir: str = "/var/log/nginx"
+    log_dir: str = _DEFAULT_LOG_DIR
     # Exact paths of providers' custom callback_path (the /auth/*/callback forms are built in).
     callback_paths: Sequence[str] = ()
     cookie_name: str = "authgate_session"
@@ -94,6 +99,14 @@ class NginxSiteOptions:
     login_burst: int = 10
     callback_rate: str = "5r/s"
     callback_burst: int = 20
+    # auth_request's short cache (needs nginx's njs module, libnginx-mod-http-js): a passing
+    # verdict kept to the end of the current second under the gateway's verdict epoch (the
+    # file authgate writes, settings.verify_epoch_path) and a SHA-256 of the session cookie.
+    verify_cache: bool = True
+    verify_epoch_file: str = "/var/lib/authgate/verify-epoch"
+    # Where nginx keeps it (a directory authgate-SLUG-verify inside). Default /var/cache/nginx,
+    # or log_dir when that is not the default one (tests and `--check` keep both in a work dir).
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +162,14 @@ class _Site:
     login_burst: int
     callback_rate: str
     callback_burst: int
+    verify_cache: bool
+    verify_epoch_file: str
+    verify_js: str
+    cache_dir: str
+
+
+# The njs function that makes the verify cache's key, shipped with the package.
+VERIFY_JS = Path(__file__).with_name("templates") / "authgate_verify_key.js"
 
 
 def render_nginx_site(opts: NginxSiteOptions) -> str:
@@ -166,6 +187,7 @@ def site_options_from_settings(settings: Settings, *, domain: str, **overrides: 
         "authgate_upstream": loopback_upstream(settings.listen_host, settings.listen_port),
         "callback_paths": callback_paths,
         "cookie_name": settings.session.cookie_name,
+        "verify_epoch_file": str(settings.verify_epoch_path.resolve()),
     }
     values.update(overrides)
     return NginxSiteOptions(**values)  # type: ignore[arg-type]
@@ -206,6 +228,7 @@ def _site(opts: NginxSiteOptions) -> _Site:
         host = "127.0.0.1"
     ssl = " ssl http2" if opts.tls == "certbot" else ""
     log_dir = check_path(opts.log_dir.rstrip("/") or "/", "log dir")
+    cache_dir = opts.cache_dir or ("/var/cache/nginx" if log_dir == _DEFAULT_LOG_DIR else log_dir)
     if not _COOKIE.match(opts.cookie_name):
         raise DeployError(f"cookie name {opts.cookie_name!r} has unusual characters")
     for what, rate in (("login rate", opts.login_rate), ("callback rate", opts.callback_rate)):
@@ -252,6 +275,10 @@ def _site(opts: NginxSiteOptions) -> _Site:
         login_burst=max(0, opts.login_burst),
         callback_rate=opts.callback_rate,
         callback_burst=max(0, opts.callback_burst),
+        verify_cache=opts.verify_cache,
+        verify_epoch_file=check_path(opts.verify_epoch_file, "verify epoch file"),
+        verify_js=check_path(str(VERIFY_JS), "njs module"),
+        cache_dir=check_path(cache_dir.rstrip("/") or "/", "cache dir"),
     )
 
 
@@ -338,7 +365,15 @@ def render_standalone_conf(site: str, workdir: Path) -> str:
     foreground and a test can stop it).
     """
     check_path(str(workdir), "work dir")
+    js_module = None
+    if "js_import " in site:
+        js_module = next((p for p in _JS_MODULES if Path(p).exists()), None)
+        if js_module is None:
+            raise DeployError("the verify cache needs nginx's njs module (Debian: apt-get "
+                              "install libnginx-mod-http-js), or a site without it "
+                              "(--no-verify-cache)")
     return render("nginx_standalone.conf.j2", site=site, workdir=str(workdir),
+                  js_module=js_module,
                   # As root, nginx's workers would switch to "nobody", which cannot enter a
                   # private temp directory; this configuration is never a production one.
                   as_root=hasattr(os, "geteuid") and os.geteuid() == 0)

@@ -10,7 +10,10 @@ committed, plus the time one reload takes:
 - an async caller that finds it older (after an idle spell) awaits ``refresh`` — one reload
   shared by all who wait — instead of answering from the stale set, so the first request after
   the idle spell already sees the revocation;
-- without an event loop (CLI, tests) a stale set is simply reloaded inline.
+- without an event loop (CLI, tests) a stale set is simply reloaded inline;
+- a serving gateway also reloads on a schedule (``keep_fresh``), requests or not: nginx's verify
+  cache asks it rarely, and learns of a change only through the verdict epoch written when the
+  set changes (``on_change``; see verdict_epoch.py).
 
 Only unexpired revoked sessions are loaded: an expired token fails its ``exp`` check anyway.
 """
@@ -47,6 +50,9 @@ class RevocationCache:
         self._inflight: asyncio.Future[None] | None = None
         # Run after each reload, off the request path too (the signing keys hook in here).
         self.on_reload: list[Callable[[datetime], None]] = []
+        # Run when the set has changed, before the change's caller goes on (nginx's verify cache
+        # hooks in here: see verdict_epoch.py).
+        self.on_change: list[Callable[[], None]] = []
 
     def is_revoked(self, sid: str) -> bool:
         self._maybe_reload()
@@ -61,11 +67,24 @@ class RevocationCache:
         if self.stale:
             await asyncio.shield(self._start_reload(asyncio.get_running_loop()))
 
+    async def keep_fresh(self) -> None:
+        """Reload on a schedule as well (a serving gateway, until cancelled): nginx's verify
+        cache asks the gateway only about once a second per session, and learns of a revocation
+        by another process only when the gateway has (its verdict epoch): the set must not wait
+        for requests to grow old."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._interval / 2)
+            if time.monotonic() - self._loaded >= self._interval / 2:
+                await asyncio.shield(self._start_reload(loop))
+
     def add(self, *sids: str) -> None:
         now = time.monotonic()
         with self._lock:
             self._local.update(dict.fromkeys(sids, now))
-            self._revoked = self._revoked | frozenset(sids)
+            before, self._revoked = self._revoked, self._revoked | frozenset(sids)
+        if self._revoked != before:
+            self._changed()
 
     def load(self) -> None:
         started = time.monotonic()
@@ -76,10 +95,16 @@ class RevocationCache:
         with self._lock:
             horizon = started - 10 * max(self._interval, 1.0)
             self._local = {sid: at for sid, at in self._local.items() if at >= horizon}
-            self._revoked = frozenset(rows | set(self._local))
+            before, self._revoked = self._revoked, frozenset(rows | set(self._local))
             self._loaded = time.monotonic()
+        if not self._revoked <= before:
+            self._changed()  # a revocation by another process, now seen here
         for hook in self.on_reload:
             hook(now)
+
+    def _changed(self) -> None:
+        for hook in self.on_change:
+            hook()
 
     def _maybe_reload(self) -> None:
         age = time.monotonic() - self._loaded

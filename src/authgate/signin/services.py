@@ -23,6 +23,7 @@ from authgate.signin.revocations import RevocationCache
 from authgate.signin.sessions import SessionService
 from authgate.signin.signing_keys import SigningKeys
 from authgate.signin.users import UserStore
+from authgate.signin.verdict_epoch import VerdictEpoch
 
 
 @dataclass
@@ -36,6 +37,7 @@ class SigninServices:
     handoff: HandoffCodes
     oidc: OidcLogin
     completion: SigninCompletion
+    epoch: VerdictEpoch
 
     @classmethod
     def build(cls, settings: Settings, *, providers: Providers, db: sessionmaker[Session],
@@ -47,6 +49,10 @@ class SigninServices:
         keys = SigningKeys(db, keyring, clock, settings.session.lifetime)
         # Key rotations by other processes are picked up on the same off-request-path schedule.
         revocations.on_reload.append(keys.maintain)
+        # nginx's verify cache: a new epoch on every change of a verdict (active once serving).
+        epoch = VerdictEpoch(settings.verify_epoch_path)
+        revocations.on_change.append(epoch.bump)
+        keys.on_change.append(epoch.bump)
         sessions = SessionService(db, keys, keyring, revocations, clock,
                                   issuer=settings.public_url,
                                   lifetime=settings.session.lifetime)
@@ -58,4 +64,5 @@ class SigninServices:
                    limiter=limiter, handoff=HandoffCodes(db),
                    oidc=OidcLogin(providers, settings.login, http, clock, flows),
                    completion=SigninCompletion(settings.login, users, sessions, log, limiter,
-                                               clock, hash_slots))
+                                               clock, hash_slots),
+                   epoch=epoch)

@@ -147,6 +147,9 @@ class SessionService:
                                 "session_revoked")
         return claims
 
+    def seconds_left(self, claims: SessionClaims) -> float:
+        return claims.expires_at - self._clock.now().timestamp()
+
     def _decode(self, token: str, now: datetime) -> SessionClaims:
         invalid = _unauthorized("Your session is not valid. Please sign in again.",
                                 "session_invalid")

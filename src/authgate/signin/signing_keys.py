@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,8 @@ class SigningKeys:
         self._public = KeySet([])
         self._jwks: dict[str, Any] = {"keys": []}
         self._loaded = -1e9
+        # Run when the published keys changed (nginx's verify cache hooks in here).
+        self.on_change: list[Callable[[], None]] = []
 
     # -- loading ------------------------------------------------------------------------------
     def load(self) -> None:
@@ -63,9 +66,13 @@ class SigningKeys:
             self._signer = ECKey.import_key(json.loads(
                 self._keyring.decrypt(newest.private_jwk_enc, _aad(newest.kid))))
             publics = [dict(r.public_jwk) for r in rows]
+            changed = publics != self._jwks["keys"]
             self._public = KeySet([ECKey.import_key(jwk) for jwk in publics])
             self._jwks = {"keys": publics}
             self._loaded = time.monotonic()
+        if changed:
+            for hook in self.on_change:
+                hook()
 
     def _rows(self, now: datetime) -> list[SigningKey]:
         horizon = now - self._lifetime - timedelta(minutes=5)

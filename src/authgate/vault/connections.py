@@ -23,8 +23,10 @@ from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
 from authgate.store.models import Connection
 
-ACTIVE = "active"
-NEEDS_REAUTH = "needs_reauth"
+# Re-exported: the vault's modules name the statuses from here.
+from authgate.vault.records import ACTIVE as ACTIVE
+from authgate.vault.records import NEEDS_REAUTH as NEEDS_REAUTH
+from authgate.vault.records import secret_aad
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,6 @@ class ConnectionView:
 class Secrets:
     access_token: str
     refresh_token: str | None
-
-
-def _aad(provider: str, owner: str, field: str) -> str:
-    return f"connection:{provider}:{owner}:{field}"
 
 
 class ConnectionStore:
@@ -253,10 +251,10 @@ class ConnectionStore:
                 for row in rows:
                     before = (row.access_token_enc, row.refresh_token_enc)
                     row.access_token_enc = self._keyring.reencrypt(
-                        row.access_token_enc, _aad(row.provider, row.owner, "access"))
+                        row.access_token_enc, secret_aad(row.provider, row.owner, "access"))
                     if row.refresh_token_enc:
                         row.refresh_token_enc = self._keyring.reencrypt(
-                            row.refresh_token_enc, _aad(row.provider, row.owner, "refresh"))
+                            row.refresh_token_enc, secret_aad(row.provider, row.owner, "refresh"))
                     changed += before != (row.access_token_enc, row.refresh_token_enc)
                 last_id = rows[-1].id
 
@@ -271,9 +269,10 @@ class ConnectionStore:
     def _apply_tokens(self, row: Connection, tokens: TokenResponse, *, now: datetime,
                       next_refresh_at: datetime | None) -> None:
         row.access_token_enc = self._keyring.encrypt(
-            tokens.access_token, _aad(row.provider, row.owner, "access"))
+            tokens.access_token, secret_aad(row.provider, row.owner, "access"))
         row.refresh_token_enc = (
-            self._keyring.encrypt(tokens.refresh_token, _aad(row.provider, row.owner, "refresh"))
+            self._keyring.encrypt(tokens.refresh_token,
+                                  secret_aad(row.provider, row.owner, "refresh"))
             if tokens.refresh_token else None)
         row.token_type = tokens.token_type
         row.scope = tokens.scope
@@ -289,8 +288,8 @@ class ConnectionStore:
     def _decrypt(self, row: Connection) -> Secrets:
         return Secrets(
             access_token=self._keyring.decrypt(row.access_token_enc,
-                                               _aad(row.provider, row.owner, "access")),
+                                               secret_aad(row.provider, row.owner, "access")),
             refresh_token=(self._keyring.decrypt(row.refresh_token_enc,
-                                                 _aad(row.provider, row.owner, "refresh"))
+                                                 secret_aad(row.provider, row.owner, "refresh"))
                            if row.refresh_token_enc else None),
         )

@@ -33,14 +33,12 @@ from authgate.providers.base import Account, Provider
 from authgate.providers.registry import Providers
 from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
+from authgate.vault.records import APPLICATION_OWNER as APPLICATION_OWNER
+from authgate.vault.records import MIN_VALIDITY as MIN_VALIDITY
 from authgate.vault.refresh import Refresher, RefreshOutcome
 
 log = logging.getLogger("authgate.vault")
 
-# The owner under which a provider's application token (client_credentials) is kept.
-APPLICATION_OWNER = "_application"
-# Ahead-of-expiry providers: a token with less left than this is refreshed before it is handed out.
-MIN_VALIDITY = timedelta(seconds=10)
 # On-demand refreshes retry transient failures this many times before giving up for the request.
 ON_DEMAND_ATTEMPTS = 3
 ON_DEMAND_MAX_WAIT = 5.0
@@ -105,9 +103,9 @@ class Vault:
         if owner == APPLICATION_OWNER:
             return await self.application_token(provider)
         key = (provider_name, owner)
-        hit = self._issued.get(key)
-        if hit is not None and self.clock.now() < hit[1]:
-            return hit[0]
+        remembered = self.remembered(provider_name, owner)
+        if remembered is not None:
+            return remembered
         # Concurrent misses for one connection share one database read (and one refresh).
         issued = await self._reads.run(key, lambda: self._token(provider, owner))
         now = self.clock.now()
@@ -115,6 +113,11 @@ class Vault:
         if issued.expires_at is None or issued.expires_at > keep_until + MIN_VALIDITY:
             self._issued[(provider_name, owner)] = (issued, keep_until)
         return issued
+
+    def remembered(self, provider_name: str, owner: str) -> IssuedToken | None:
+        """The token ``token`` gave out moments ago and keeps in memory, if still kept."""
+        hit = self._issued.get((provider_name, owner))
+        return hit[0] if hit is not None and self.clock.now() < hit[1] else None
 
     async def token_after_refusal(self, provider_name: str, owner: str,
                                   refused: str) -> IssuedToken | None:

@@ -24,6 +24,7 @@ from authgate.singleflight import SingleFlight
 from authgate.timefmt import iso
 from authgate.vault.connections import ConnectionView
 from authgate.vault.links import check_owner, connect_url
+from authgate.vault.service import IssuedToken
 from authgate.web.request_context import bearer, json_body, runtime_of
 
 PAGE_DEFAULT, PAGE_MAX = 100, 1000
@@ -128,10 +129,14 @@ async def get_token(request: Request) -> Response:
     key.require_owner(provider, owner)
     issued = await runtime.vault.token(provider, owner)
     TOKENS_SERVED.labels(provider).inc()
+    return JSONResponse(token_json(issued, runtime.clock.now()))
+
+
+def token_json(issued: IssuedToken, now: datetime) -> dict[str, Any]:
     expires_in = (None if issued.expires_at is None else
-                  max(0, int((issued.expires_at - runtime.clock.now()).total_seconds())))
-    return JSONResponse({"access_token": issued.access_token, "token_type": issued.token_type,
-                         "expires_at": _iso(issued.expires_at), "expires_in": expires_in})
+                  max(0, int((issued.expires_at - now).total_seconds())))
+    return {"access_token": issued.access_token, "token_type": issued.token_type,
+            "expires_at": _iso(issued.expires_at), "expires_in": expires_in}
 
 
 async def delete_connection(request: Request) -> Response:

@@ -32,6 +32,7 @@ from authgate.web.errors import (
     http_error_handler,
     unexpected_error_handler,
 )
+from authgate.web.hot_paths import HotPaths
 from authgate.web.middleware import BodyLimit, SecurityHeaders
 from authgate.web.throttle import Throttles
 
@@ -102,6 +103,8 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     # The first signing key is made at start, not on the first sign-in; revocations preloaded.
     runtime.signin.keys.load()
     runtime.signin.revocations.load()
+    # From now on every change of a verify verdict writes a new epoch for nginx's cache.
+    runtime.signin.epoch.activate()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,6 +113,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
                 tg.start_soon(engine.run_engine, runtime.vault)
                 tg.start_soon(runtime.delivery.run)
                 tg.start_soon(_housekeeping, runtime)
+                tg.start_soon(runtime.signin.revocations.keep_fresh)
             try:
                 yield
             finally:
@@ -136,6 +140,8 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     app.state.proxy_limiter = proxy.make_limiter(runtime)
     # X-Forwarded-For/-Proto are believed only from trusted_proxies (outermost, so every
     # route and the access log see the real client).
-    proxied = ProxyHeadersMiddleware(cast(Any, app),
+    # The two most frequent answers, when they come from memory, skip the middleware chain
+    # (web/hot_paths.py).
+    proxied = ProxyHeadersMiddleware(cast(Any, HotPaths(app, runtime)),
                                      trusted_hosts=list(runtime.settings.trusted_proxies))
     return cast(ASGIApp, proxied)

@@ -4,6 +4,7 @@ and the public keys (``/.well-known/jwks.json``)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote, urlencode, urlsplit
 
 import anyio
@@ -13,10 +14,15 @@ from starlette.responses import JSONResponse, Response
 from authgate.errors import Forbidden, InvalidRequest, Unauthorized
 from authgate.roles import meets_role
 from authgate.signin.redirects import is_same_origin, origin_of
+from authgate.signin.sessions import SessionClaims
 from authgate.timefmt import iso
 from authgate.web.errors import error_response
 from authgate.web.request_context import runtime_of
 from authgate.web.signed_in import next_url, presented_session, session_token
+
+# A session with less left than this is not kept by nginx at all (its expiry is in the
+# sessions' clock, nginx's cache in the wall clock's whole seconds).
+_CACHE_SECONDS_LEFT = 2.0
 
 
 async def me(request: Request) -> Response:
@@ -92,10 +98,22 @@ async def verify(request: Request) -> Response:
     wanted = request.query_params.get("role")
     if wanted and not meets_role(claims.role, wanted):
         raise Forbidden("Your role does not allow this.", error="role_required")
-    return Response(status_code=200, headers={
-        "X-Auth-Request-User": _header_value(claims.username),
-        "X-Auth-Request-Email": _header_value(claims.email or ""),
-        "X-Auth-Request-Role": _header_value(claims.role)})
+    return Response(status_code=200, headers=dict(verified_headers(
+        claims, signin.sessions.seconds_left(claims))))
+
+
+def verified_headers(claims: SessionClaims, seconds_left: float) -> list[tuple[str, str]]:
+    """The identity nginx hands to the app, and how long nginx may keep this answer:
+    ``X-Accel-Expires: @<this second>`` (an absolute time, in whole seconds, which nginx's cache
+    serves until that second is over), never past the session's own expiry. The key nginx keeps
+    it under also holds the verdict epoch, so a change here is seen at once (verdict_epoch.py)."""
+    headers = [("X-Auth-Request-User", _header_value(claims.username)),
+               ("X-Auth-Request-Email", _header_value(claims.email or "")),
+               ("X-Auth-Request-Role", _header_value(claims.role))]
+    if seconds_left >= _CACHE_SECONDS_LEFT:
+        # nginx's clock is the wall clock, whatever clock the sessions run on.
+        headers.append(("X-Accel-Expires", f"@{int(time.time())}"))
+    return headers
 
 
 def _verify_unauthorized(request: Request, exc: Unauthorized) -> Response:

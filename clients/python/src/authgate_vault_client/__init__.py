@@ -17,20 +17,43 @@ API's ``error`` code and ``detail``: ``NeedsReauth`` (send the owner a new conne
 ``NotFound``, ``Unauthorized`` (the API key), ``RateLimited``, ``Unavailable``, …
 """
 
-from authgate_vault_client.auth import AsyncVaultAuth, VaultAuth
-from authgate_vault_client.client import AsyncClient, Client
-from authgate_vault_client.errors import (
-    AuthgateError,
-    Conflict,
-    Forbidden,
-    InvalidRequest,
-    NeedsReauth,
-    NotFound,
-    RateLimited,
-    Unauthorized,
-    Unavailable,
-)
-from authgate_vault_client.wire import Token
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from authgate_vault_client.auth import AsyncVaultAuth, VaultAuth
+    from authgate_vault_client.client import AsyncClient, Client
+    from authgate_vault_client.errors import (
+        AuthgateError,
+        Conflict,
+        Forbidden,
+        InvalidRequest,
+        NeedsReauth,
+        NotFound,
+        RateLimited,
+        Unauthorized,
+        Unavailable,
+    )
+    from authgate_vault_client.wire import Token
+
+# Imported on first use (PEP 562): the errors alone (what the server's own modules and its CLI
+# need) come without httpx, which the clients pull in.
+_WHERE = {
+    "AsyncVaultAuth": "auth", "VaultAuth": "auth", "AsyncClient": "client", "Client": "client",
+    "Token": "wire", **dict.fromkeys(("AuthgateError", "Conflict", "Forbidden", "InvalidRequest",
+                                       "NeedsReauth", "NotFound", "RateLimited", "Unauthorized",
+                                       "Unavailable"), "errors"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 __all__ = [

@@ -81,22 +81,44 @@ def row(conn: ConnectionView, now: datetime, lang: str, display: dict[str, str])
     }
 
 
-async def _rows(request: Request, user: ConsoleUser) -> list[dict[str, Any]]:
+# Connections shown per page (and polled): a vault may hold 100 000 of them.
+PAGE_SIZE = 100
+
+
+def page_after(request: Request) -> tuple[str, str] | None:
+    """``?after=PROVIDER/OWNER``: the page starts after that connection (ignored if malformed:
+    the first page)."""
+    provider, sep, owner = request.query_params.get("after", "").partition("/")
+    return (provider, owner) if sep and provider and owner else None
+
+
+async def _rows(request: Request, user: ConsoleUser) -> tuple[list[dict[str, Any]], str]:
+    """One page of the rows this user may see, and the ``after`` of the next page ("" if none).
+    An owner sees only their own: the query asks for owners starting with theirs."""
     runtime = runtime_of(request)
-    conns = await anyio.to_thread.run_sync(runtime.vault.store.list_connections)
+    after = page_after(request)
+    prefixes = () if user.is_admin else (user.owner or "\x00",)
+    conns = await anyio.to_thread.run_sync(lambda: runtime.vault.store.page(
+        limit=PAGE_SIZE, after=after, owner_prefixes=prefixes))
     now = runtime.clock.now()
     lang = negotiate(request)
     display = {name: p.display_name for name, p in runtime.providers.items()}
-    return [row(c, now, lang, display) for c in conns
+    rows = [row(c, now, lang, display) for c in conns
             if _visible(user, c) and c.owner != APPLICATION_OWNER]
+    last = conns[-1] if len(conns) == PAGE_SIZE else None
+    return rows, f"{last.provider}/{last.owner}" if last else ""
 
 
 async def _render(request: Request, user: ConsoleUser, *, status_code: int = 200,
                   **extra: Any) -> Response:
     runtime = runtime_of(request)
     notice = request.query_params.get("notice", "")
+    rows, next_after = await _rows(request, user)
+    after = page_after(request)
     return page(request, user, "console/connections.html", {
-        "rows": await _rows(request, user),
+        "rows": rows,
+        "after": f"{after[0]}/{after[1]}" if after else "",
+        "next_after": next_after,
         "providers": [(n, p.display_name) for n, p in runtime.vault.providers.items()],
         "notice": notice if notice in NOTICES else "",
         "poll_seconds": POLL_SECONDS,
@@ -115,7 +137,7 @@ async def connections_page(request: Request, user: ConsoleUser) -> Response:
 @console_page()
 async def connections_json(request: Request, user: ConsoleUser) -> Response:
     lang = negotiate(request)
-    rows = await _rows(request, user)
+    rows, _next = await _rows(request, user)
     now = runtime_of(request).clock.now()
     return JSONResponse({"rows": rows, "updated": translate(
         lang, "conn.updated", time=now.strftime("%H:%M:%S UTC"))})

@@ -1,0 +1,104 @@
+"""The straight-on-ASGI answers (web/hot_paths.py) against the full application's: a passing
+``/auth/verify`` (and what it tells nginx's cache) and a token from memory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from authgate.clock import FrozenClock
+from authgate.runtime import Runtime
+from authgate.signin.audit import LOCAL
+from authgate.web.app import create_app
+from tests.inprocess import hh_settings
+from tests.web.test_pages import _client
+from tests.web.test_scoped_keys import Vault, vault  # noqa: F401 (a fixture)
+
+VARYING = {"date", "x-accel-expires"}
+
+
+@pytest.fixture(params=["http://127.0.0.1:8000", "https://auth.example"])
+def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    yield from _client(tmp_path, request.param)
+
+
+def _token(client: httpx.Client, username: str, role: str = "user") -> str:
+    runtime: Runtime = client.app.app.state.runtime  # type: ignore[attr-defined]
+    user = runtime.signin.users.add(username, role=role, email=f"{username}@example.com",
+                                    now=runtime.clock.now())
+    return runtime.signin.sessions.start(user, provider=LOCAL, ip=None, user_agent=None).token
+
+
+def test_the_plain_case_answers_as_the_full_application(gateway: httpx.Client) -> None:
+    token = _token(gateway, "olga", "admin")
+    fast = gateway.get("/auth/verify?role=admin", headers={"Cookie": f"authgate_session={token}"})
+    # A Bearer token is not the plain case: the full application answers it.
+    full = gateway.get("/auth/verify?role=admin", headers={"Authorization": f"Bearer {token}"})
+    assert fast.status_code == full.status_code == 200
+    assert ({k: v for k, v in fast.headers.items() if k not in VARYING}
+            == {k: v for k, v in full.headers.items() if k not in VARYING})
+    assert fast.headers["x-auth-request-user"] == "olga"
+    assert ("strict-transport-security" in fast.headers) == gateway.base_url.scheme.endswith("s")
+    # Kept by nginx at most to the end of this second, by the wall clock.
+    for answer in (fast, full):
+        assert answer.headers["x-accel-expires"].lstrip("@") in {
+            str(int(time.time())), str(int(time.time()) - 1)}
+
+
+def test_anything_else_goes_to_the_full_application(gateway: httpx.Client) -> None:
+    token = _token(gateway, "pete")
+    cookie = f"authgate_session={token}"
+    for query, headers, status, error in [
+            ("", {}, 401, "session_missing"),
+            ("?role=admin", {"Cookie": cookie}, 403, "role_required"),
+            ("", {"Cookie": f"{cookie}; authgate_session={token}"}, 401, "session_ambiguous"),
+            ("?aud=x", {"Cookie": cookie}, 400, "invalid_audience"),
+            ("", {"Cookie": "authgate_session=a.b.c"}, 401, "session_invalid")]:
+        answer = gateway.get(f"/auth/verify{query}", headers=headers)
+        assert (answer.status_code, answer.json()["error"]) == (status, error), query
+        assert "x-accel-expires" not in answer.headers
+
+
+def test_a_session_about_to_end_is_not_kept(tmp_path: Path) -> None:
+    clock = FrozenClock()
+    runtime = Runtime.open(hh_settings(tmp_path / "data"), clock=clock)
+    try:
+        client = TestClient(create_app(runtime, run_engine=False), base_url="http://gw.test")
+        token = _token(client, "quinn")
+        cookie = {"Cookie": f"authgate_session={token}"}
+        assert "x-accel-expires" in client.get("/auth/verify", headers=cookie).headers
+        clock.advance(runtime.signin.sessions.lifetime.total_seconds() - 1)
+        answer = client.get("/auth/verify", headers=cookie)
+        assert answer.status_code == 200 and "x-accel-expires" not in answer.headers
+    finally:
+        runtime.engine.dispose()
+
+
+def test_a_token_from_memory_answers_as_the_full_application(
+        vault: Vault, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    caplog.set_level("INFO", logger="authgate.access")
+    bot = vault.bot(owner_prefix="tg:")
+    path = "/api/v1/connections/hh/tg:1/token"
+    full = bot.get(path)  # the key and the token are not in memory yet: the application answers
+    assert vault.runtime.vault.remembered("hh", "tg:1") is not None
+    fast = bot.get(path)
+    assert fast.status_code == full.status_code == 200
+    assert fast.content == full.content and fast.json()["access_token"] == "at-tg:1"
+    for _ in range(3):
+        assert bot.get(path).content == full.content
+    # The API's own line, then the first read from memory; the next ones are only counted.
+    lines = [r.getMessage() for r in caplog.records if path in r.getMessage()]
+    assert len(lines) == 2 and lines[1].endswith("reads=1"), lines
+    assert ({k: v for k, v in fast.headers.items() if k != "date"}
+            == {k: v for k, v in full.headers.items() if k != "date"})
+    # Outside the key's scope, or the application's own token: the application says 404.
+    assert bot.get("/api/v1/connections/hh/slack:1/token").status_code == 404
+    assert bot.get("/api/v1/connections/hh/_application/token").status_code == 404
+    # Another key, not checked yet: the application checks it (a wrong one: 401).
+    stranger = bot.get(path, headers={"Authorization": "Bearer agk_not-a-key"})
+    assert stranger.status_code == 401
