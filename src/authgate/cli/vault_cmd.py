@@ -184,6 +184,8 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
     """Print a one-time connect link and wait until the connection exists."""
     import asyncio
 
+    from authgate.vault.links import connect_url
+
     runtime = open_runtime(config)
     require_api_provider(runtime, provider)
     with failures_exit():
@@ -192,7 +194,6 @@ def connect(provider: str, config: ConfigOption = None, owner: OwnerOption = EXP
         link = runtime.links.create(provider, owner, now=runtime.clock.now(),
                                     lifetime=runtime.settings.vault.connect_link_lifetime)
     out.print(f"Open this link to connect {provider} for {owner}:")
-    from authgate.vault.links import connect_url
     out.print(connect_url(runtime.settings.public_url, link),
               soft_wrap=True, highlight=False)
     deadline = time.monotonic() + wait

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,15 +44,23 @@ class TelegramChats:
     def take_turn(self, chat_id: int, *, now: datetime, interval: timedelta) -> float | None:
         """None: the chat may be written to now (and its turn is taken); else how many seconds
         until it may."""
+        # One conditional UPDATE takes the turn: a read-then-write would let two deliveries
+        # both see a free turn on SQLite, where FOR UPDATE is not a lock.
+        free = or_(TelegramChat.last_message_at.is_(None),
+                   TelegramChat.last_message_at <= now - interval)
         try:
             with self._db.begin() as s:
-                row = s.get(TelegramChat, chat_id, with_for_update=True)
+                taken = s.execute(update(TelegramChat)
+                                  .where(TelegramChat.chat_id == chat_id, free)
+                                  .values(last_message_at=now)
+                                  .execution_options(synchronize_session=False))
+                if taken.rowcount == 1:  # type: ignore[attr-defined]
+                    return None
+                row = s.get(TelegramChat, chat_id)
                 if row is None:
                     s.add(TelegramChat(chat_id=chat_id, last_message_at=now))
                     return None
-                if row.last_message_at is not None and row.last_message_at + interval > now:
-                    return (row.last_message_at + interval - now).total_seconds()
-                row.last_message_at = now
-                return None
+                last = row.last_message_at or now
+                return max((last + interval - now).total_seconds(), 0.0)
         except IntegrityError:  # another replica wrote this chat's first message just now
             return interval.total_seconds()
