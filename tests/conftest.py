@@ -12,6 +12,7 @@ import pytest
 
 from tests.chromium import browser
 from tests.harness import bound, end_all_live, stop_fork_server
+from tests.inprocess import cheap_password_hashing
 from tests.launch import share_one_tls_context
 from tests.stacks import stack_factory
 
@@ -66,6 +67,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def cheap_passwords() -> Iterator[None]:
+    """Passwords hashed and checked in this process at argon2's lowest cost, for tests of
+    sign-in code that are not about what a hash costs (see ``cheap_password_hashing``)."""
+    with cheap_password_hashing():
+        yield
 
 
 # -- nothing left running -------------------------------------------------------------------------

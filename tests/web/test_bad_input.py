@@ -35,7 +35,7 @@ from authgate.runtime import Runtime
 from authgate.signin.passwords import hash_password
 from authgate.web.app import create_app
 from tests.harness import assert_no_secrets
-from tests.inprocess import IDP, UA
+from tests.inprocess import IDP, UA, cheap_password_hashing
 
 GATEWAY = "http://gw.test"
 KEPT_OWNER = "kept:1"  # generated owners never equal this (see _text)
@@ -80,6 +80,13 @@ def _settings(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    # Generated sign-ins check passwords: at argon2's lowest cost, since the point here is what
+    # the routes answer, not what a hash costs.
+    with cheap_password_hashing():
+        yield from _gateway(tmp_path_factory)
+
+
+def _gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     clock = FrozenClock()
     idp_app = create_devidp_app(DevIdpOptions(
         base_url=IDP, hh=HhOptions(redirect_uris=[f"{GATEWAY}/"]),
