@@ -78,11 +78,13 @@ class Tab:
     def unexpected_errors(self) -> list[str]:
         return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
 
-    def check(self, name: str) -> list[dict[str, Any]]:
-        """Screenshot, axe, console: returns axe's non-blocking findings for the record."""
+    def check(self, name: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
+        """Screenshot (unless the caller takes one of its own), axe, console: returns axe's
+        non-blocking findings for the record."""
         self.page.wait_for_load_state("load")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        if screenshot:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
         if not self.page.evaluate("typeof window.axe !== 'undefined'"):
             self.page.evaluate(self.axe_source)
         violations: list[dict[str, Any]] = self.page.evaluate("""async () => {
