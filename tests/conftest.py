@@ -12,7 +12,6 @@ import pytest
 
 from tests.chromium import browser
 from tests.harness import bound, end_all_live, stop_fork_server
-from tests.inprocess import cheap_password_hashing
 from tests.launch import share_one_tls_context
 from tests.stacks import stack_factory
 
@@ -84,6 +83,9 @@ def anyio_backend() -> str:
 def cheap_passwords() -> Iterator[None]:
     """Passwords hashed and checked in this process at argon2's lowest cost, for tests of
     sign-in code that are not about what a hash costs (see ``cheap_password_hashing``)."""
+    # Imported here: the xdist controllers load this file too, and need none of the runtime.
+    from tests.inprocess import cheap_password_hashing
+
     with cheap_password_hashing():
         yield
 
