@@ -63,9 +63,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(scaled)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m browser`` (scripts/test's browser half) a test file that never says "browser"
+    holds no browser test: it is not imported, which saves the seconds of CPU that importing
+    every module takes only to deselect all of its tests (the other half runs them)."""
+    if (config.option.markexpr != "browser" or collection_path.suffix != ".py"
+            or not collection_path.name.startswith("test_")):
+        return None
+    text = collection_path.read_text(encoding="utf-8", errors="replace")
+    return None if "browser" in text or "browser" in collection_path.parts else True
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def cheap_passwords() -> Iterator[None]:
+    """Passwords hashed and checked in this process at argon2's lowest cost, for tests of
+    sign-in code that are not about what a hash costs (see ``cheap_password_hashing``)."""
+    # Imported here: the xdist controllers load this file too, and need none of the runtime.
+    from tests.inprocess import cheap_password_hashing
+
+    with cheap_password_hashing():
+        yield
 
 
 # -- nothing left running -------------------------------------------------------------------------

@@ -6,12 +6,14 @@ exchange without sockets, not a mock of our own code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from argon2 import PasswordHasher
 
 from authgate.clock import FrozenClock
 from authgate.config import ProviderSettings, Settings
@@ -21,6 +23,33 @@ from authgate.runtime import Runtime
 
 IDP = "http://devidp.test"
 UA = "AuthgateTests/1.0 (tests@example.com)"
+
+# argon2id at its lowest cost: what a test's passwords are hashed with in this process.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@contextlib.contextmanager
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash and check passwords in this process with ``CHEAP_HASHER`` for the block.
+
+    At the production cost (argon2-cffi's defaults: t=3, 64 MiB, p=4) one hash or check takes
+    ~0.3 s of CPU, and tests of sign-in pages, limits and input fuzzing check dozens of passwords
+    while being about none of that cost. The code path is the same (argon2id, the dummy check
+    for an unknown user, rehashing a weaker hash); only the parameters differ.
+    ``tests/signin/test_services.py::test_seed_passwords_and_rehash`` pins the production
+    parameters, and the tests whose point is checks running at the same time keep them.
+    Gateways in processes of their own always hash at the production cost.
+    """
+    from authgate.signin import passwords
+
+    saved = passwords._HASHER
+    passwords._HASHER = CHEAP_HASHER
+    passwords._dummy_hash.cache_clear()  # made with whichever hasher came first
+    try:
+        yield
+    finally:
+        passwords._HASHER = saved
+        passwords._dummy_hash.cache_clear()
 
 
 @dataclass

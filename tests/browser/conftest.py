@@ -1,7 +1,7 @@
 """Real-browser fixtures: one ``authgate demo`` and one headless Chromium per test session (per
 xdist worker), a fresh browser context per test.
 
-Every page a test looks at goes through ``Tab.check``: a screenshot under
+Every page a test looks at goes through ``Tab.check``: a screenshot (JPEG) under
 ``test-output/screenshots/`` and an axe-core run (no serious or critical violations). Console
 errors and uncaught page errors are collected for the whole test and fail it.
 
@@ -78,11 +78,16 @@ class Tab:
     def unexpected_errors(self) -> list[str]:
         return [e for e in self.errors if not any(p.search(e) for p in self.expected)]
 
-    def check(self, name: str) -> list[dict[str, Any]]:
-        """Screenshot, axe, console: returns axe's non-blocking findings for the record."""
+    def check(self, name: str, *, screenshot: bool = True) -> list[dict[str, Any]]:
+        """Screenshot (unless the caller takes one of its own), axe, console: returns axe's
+        non-blocking findings for the record."""
         self.page.wait_for_load_state("load")
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        if screenshot:
+            # For a person to look through: JPEG, which Chromium encodes in a third of the CPU
+            # a full-page PNG takes (the pictures for docs/ stay PNG).
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}.jpg"), full_page=True,
+                                 type="jpeg", quality=80)
         if not self.page.evaluate("typeof window.axe !== 'undefined'"):
             self.page.evaluate(self.axe_source)
         violations: list[dict[str, Any]] = self.page.evaluate("""async () => {

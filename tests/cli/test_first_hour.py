@@ -1,5 +1,12 @@
-"""The first hour with authgate, command by command, as subprocesses: a fresh ``init`` that says
-what comes next, a ``doctor`` that notices nobody can sign in, ``serve`` with its own options."""
+"""The first hour with authgate, command by command: a fresh ``init`` that says what comes next, a
+``doctor`` that notices nobody can sign in, ``serve`` with its own options.
+
+Commands whose point is what they print and their exit code run in this process through Typer's
+runner (``run``: the same command code, stdout and stderr apart, without a second of CPU to start
+Python each time); what only a process shows (``serve``'s workers, a token on a script's stdout,
+the demo's offered command run from a shell) runs as one (``run_process``). The README's install
+walk-through runs every step as a process (tests/cli/test_install.py).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,23 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.harness import AUTHGATE, free_port, wait_http
+from tests.harness import AUTHGATE, free_port, run_cli, wait_http
+from tests.inprocess import cheap_password_hashing
 
 
-def run(*args: str, stdin: str | None = None, cwd: Path | None = None,
-        ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: str | None = None, ok: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``authgate ARGS`` in this process."""
+    result = run_cli(list(args), input_text=stdin, env={"COLUMNS": "200", **(env or {})})
+    if ok:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def run_process(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """``authgate ARGS`` as a process of its own, as a shell script runs it."""
     result = subprocess.run([*AUTHGATE, *args], capture_output=True, text=True, timeout=120,
-                            input=stdin, cwd=cwd,
-                            env={**os.environ, "COLUMNS": "200", **(env or {})})
+                            env={**os.environ, "COLUMNS": "200"})
     if ok:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -37,8 +53,9 @@ def test_a_fresh_init_says_to_add_a_user_and_doctor_insists(tmp_path: Path) -> N
     assert "authgate users add NAME --role admin" in doctor.stdout
     assert "1 failed" in doctor.stdout
 
-    run("users", "add", "root", "--role", "admin", "--password-stdin", "--config", str(config),
-        stdin="correct horse battery\n")
+    with cheap_password_hashing():  # about what doctor says next, not what a hash costs
+        run("users", "add", "root", "--role", "admin", "--password-stdin", "--config",
+            str(config), stdin="correct horse battery\n")
     doctor = run("doctor", "--config", str(config))
     assert "0 failed" in doctor.stdout
     assert "1 account(s) with a password" in doctor.stdout
@@ -90,7 +107,7 @@ def _save_connection(config: Path, owner: str, access_token: str) -> None:
 
 def test_cli_help_version_and_the_token_owner_it_means(tmp_path: Path) -> None:
     assert run("--version").stdout.strip().startswith("authgate ")
-    helped = run("token", "--help").stdout
+    helped = run_process("token", "--help").stdout  # the name a person typed, in a process
     assert "--json" in helped and "<bool>" not in helped
     assert "Usage: authgate token" in helped
 
@@ -104,7 +121,8 @@ def test_cli_help_version_and_the_token_owner_it_means(tmp_path: Path) -> None:
 
     # The console's connections belong to user:NAME: with only one, it is the one meant.
     _save_connection(config, "user:alice", "a" * 24)
-    assert run("token", "hh", "--config", str(config)).stdout.strip() == "a" * 24
+    # What a script reads from a process: the token alone on stdout.
+    assert run_process("token", "hh", "--config", str(config)).stdout == "a" * 24 + "\n"
 
     _save_connection(config, "tg:2", "b" * 24)
     several = run("token", "hh", "--config", str(config), ok=False)

@@ -161,6 +161,7 @@ def test_limiter_counts_failures_in_the_window(svc, clock):
     svc.limiter.check(username="zed", ip=CLIENT.ip, now=clock.now())
 
 
+@pytest.mark.usefixtures("cheap_passwords")  # 40 checks: about the limiter, not the hash
 def test_nobody_can_lock_the_owner_out(svc, clock):
     """Review finding 5: guesses at one name from many addresses slow them down, while the owner
     waits seconds (and is told how many), never the whole window."""
@@ -234,6 +235,9 @@ def test_seed_passwords_and_rehash():
     assert seed_password(weak).outcome == "kept"
     check = check_password(weak, "pw")
     assert check.ok and check.rehashed and check.rehashed.startswith("$argon2id$")
+    # The production cost (RFC 9106's second recommendation), which other tests lower in-process
+    # (tests/inprocess.py, cheap_password_hashing): a rehash is hash_password's, as a new hash.
+    assert "$m=65536,t=3,p=4$" in check.rehashed
     assert not check_password(weak, "wrong").ok
     assert not check_password(None, "pw").ok
     assert not check_password("not a hash", "pw").ok

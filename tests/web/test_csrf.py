@@ -15,6 +15,9 @@ from authgate.runtime import Runtime
 from authgate.signin.passwords import hash_password
 from tests.web.test_pages import _client
 
+# Passwords at argon2's lowest cost: these tests are about form tokens, not hashing.
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -18,6 +18,9 @@ from authgate.signin.passwords import hash_password
 from authgate.web.app import create_app
 from tests.inprocess import hh_settings
 
+# Passwords at argon2's lowest cost: these tests are about pages, not about what a hash costs.
+pytestmark = pytest.mark.usefixtures("cheap_passwords")
+
 GATEWAY = "http://127.0.0.1:8000"
 PASSWORD = "correct horse battery"
 

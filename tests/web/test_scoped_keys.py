@@ -169,6 +169,7 @@ def test_the_command_line_creates_and_lists_scoped_keys(tmp_path: Path,
 
 @pytest.mark.parametrize("lang, scope", [("en", "owners tg:…, read-only"),
                                          ("ru", "владельцы tg:…, только чтение")])
+@pytest.mark.usefixtures("cheap_passwords")
 def test_the_console_creates_scoped_keys_and_shows_the_scope(vault: Vault, lang: str,
                                                              scope: str) -> None:
     from authgate.signin.passwords import hash_password
