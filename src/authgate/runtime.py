@@ -27,6 +27,7 @@ from authgate.store.db import (
     migrate,
     prepare_data_dir,
 )
+from authgate.store.db_clock import DatabaseClock
 from authgate.vault.connections import ConnectionStore
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
@@ -38,6 +39,8 @@ CSRF_KEY_FILE = "csrf.key"
 class Runtime:
     settings: Settings
     clock: Clock
+    # The database server's time, which every replica shares: the vault's clock.
+    db_clock: DatabaseClock
     engine: Engine
     db: sessionmaker[Session]
     keyring: Keyring
@@ -60,6 +63,8 @@ class Runtime:
         engine = make_engine(database_url(settings.database_url, settings.data_dir))
         migrate(engine)
         db = make_sessionmaker(engine)
+        db_clock = DatabaseClock(clock, engine)
+        db_clock.sync()
         keyring = Keyring(keyring_path(settings.data_dir))
         timeout = settings.vault.http_timeout.total_seconds()
         http = httpx.AsyncClient(
@@ -69,14 +74,15 @@ class Runtime:
         )
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
-        vault = Vault(ConnectionStore(db, keyring), providers, http, clock, settings.vault)
+        vault = Vault(ConnectionStore(db, keyring), providers, http, db_clock, settings.vault)
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
                                       clock=clock, http=http, flows=flows)
-        return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
-                   http=http, providers=providers, vault=vault, flows=flows,
+        return cls(settings=settings, clock=clock, db_clock=db_clock, engine=engine, db=db,
+                   keyring=keyring, http=http, providers=providers, vault=vault, flows=flows,
                    links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
                    csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
 
     async def aclose(self) -> None:
+        await self.vault.refresher.aclose()
         await self.http.aclose()
         self.engine.dispose()

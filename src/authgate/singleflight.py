@@ -14,6 +14,9 @@ class SingleFlight(Generic[K, T]):
     def __init__(self) -> None:
         self._running: dict[K, asyncio.Future[T]] = {}
 
+    def running(self, key: K) -> bool:
+        return key in self._running
+
     async def run(self, key: K, start: Callable[[], Awaitable[T]]) -> T:
         """The result of the task running for ``key``, starting one with ``start`` if none is.
 

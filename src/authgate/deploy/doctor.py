@@ -16,8 +16,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
+from authgate.clock import SystemClock
 from authgate.config import Settings
 from authgate.deploy import doctor_net
 from authgate.deploy.doctor_check import Check
@@ -30,6 +31,7 @@ from authgate.store.db import (
     ping,
     schema_is_current,
 )
+from authgate.store.db_clock import SKEW_WARNING_SECONDS, DatabaseClock
 from authgate.store.models import Connection, User
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 
@@ -142,6 +144,8 @@ def _database(url: str, sqlite_file: Path | None, key: Path) -> tuple[list[Check
             return [Check("database", False, f"{where} reachable, but the schema is not current",
                           INIT_HINT.replace("creates and migrates", "migrates"))], None
         checks = [Check("database", True, f"{where} reachable, schema current")]
+        if sqlite_file is None:
+            checks.append(_database_clock(engine))
         if not key.exists():
             # Only count: opening the keyring would create a new, wrong key file.
             with engine.connect() as conn:
@@ -154,6 +158,18 @@ def _database(url: str, sqlite_file: Path | None, key: Path) -> tuple[list[Check
         return [*checks, _connections(views)], len(views)
     finally:
         engine.dispose()
+
+
+def _database_clock(engine: Engine) -> Check:
+    """This machine's clock against the database server's, which every replica goes by."""
+    skew = DatabaseClock(SystemClock(), engine).sync() or 0.0
+    label = "database clock"
+    if abs(skew) > SKEW_WARNING_SECONDS:
+        return Check(label, True, f"this machine's clock is {skew:+.1f} s off the database's",
+                     "authgate goes by the database's time, so tokens stay right; still, "
+                     "synchronize this machine's clock (systemd-timesyncd, chrony)", warning=True)
+    return Check(label, True, f"within {SKEW_WARNING_SECONDS:.0f} s of the database's "
+                              f"({skew:+.3f} s)")
 
 
 def _login_providers(settings: Settings) -> list[str]:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions (a test holds the two together). Every command
 # opens the database; knowing the head without alembic spares each one alembic's import.
-HEAD_REVISION = "0004_handoff_origin"
+HEAD_REVISION = "0006_replicas"
 
 
 def database_url(setting: str, data_dir: Path) -> str:

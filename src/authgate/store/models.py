@@ -171,6 +171,10 @@ class Connection(Base):
     # Set (and committed) before a refresh token is sent; cleared with the result. If it is still
     # set after a crash, the token may have been consumed and must not be sent blindly again.
     refresh_started_at: Mapped[datetime | None]
+    # The process holding the refresh claim, and the end of its lease (the database's time); the
+    # holder renews the lease while it works, so a dead holder's claim is taken over in seconds.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     generation: Mapped[int] = mapped_column(Integer, default=0)

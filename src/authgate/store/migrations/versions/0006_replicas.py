@@ -1,0 +1,31 @@
+"""replicas: a refresh claim names its holder and holds until a lease the holder renews
+
+Revision ID: 0006_replicas
+Revises: 0004_handoff_origin
+Create Date: 2026-12-01 18:00:00
+
+``claimed_by`` is the holding process (host:pid:nonce); ``claim_until`` the end of its lease in
+the database's time. A claim left from before the upgrade has neither and counts as expired.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_replicas"
+down_revision = "0004_handoff_origin"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("claim_until", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.drop_column("claim_until")
+        batch_op.drop_column("claimed_by")
