@@ -28,4 +28,6 @@ class SingleFlight(Generic[K, T]):
             task = asyncio.ensure_future(start())
             self._running[key] = task
             task.add_done_callback(lambda _t: self._running.pop(key, None))
+            # Retrieved even when every caller was cancelled: no "exception never retrieved".
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(task)

@@ -7,7 +7,6 @@ database go by the "world" clock, and a replica with a skewed clock gets a clock
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,75 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authgate.clock import TEST_DATABASE_CLOCK_FILE_ENV
-from tests.harness import (
-    ClockFile,
-    DevIdp,
-    Gateway,
-    hh_provider_config,
-    skip_unless_installed,
-    wait_until,
-)
+from tests.harness import skip_unless_installed, wait_until
 from tests.postgres import pg_bin, postgres_server
-from tests.stacks import Stack, seed_connections
+from tests.replicas import Cluster, claims, new_database
 
 pytestmark = [pytest.mark.postgres, skip_unless_installed(pg_bin() is not None, "PostgreSQL")]
 
 SKEW = 120.0  # seconds: the issue's replica whose clock was two minutes off
-
-
-class Cluster:
-    """One look-alike, one database, replicas started on demand (each with its own data_dir)."""
-
-    def __init__(self, tmp: Path, cleanup: ExitStack, pg_url: str) -> None:
-        self.tmp, self.cleanup, self.pg_url = tmp, cleanup, pg_url
-        self.world = ClockFile(tmp / "world-clock")
-        self.devidp = DevIdp(tmp, gateway_url="http://127.0.0.1:1", clock=self.world)
-        cleanup.callback(self.devidp.stop)
-        self.devidp.start()
-        self.replicas: list[Gateway] = []
-        self.api_key = ""
-
-    def replica(self, *, skew: float = 0.0, http_timeout: str | None = None,
-                start: bool = True) -> Gateway:
-        """A replica; ``skew``: its clock this many seconds ahead of the world's."""
-        sub = self.tmp / f"replica{len(self.replicas)}"
-        sub.mkdir()
-        clock = self.world
-        if skew:
-            clock = ClockFile(sub / "clock")
-            clock.advance(self.world.offset + skew)
-        gateway = Gateway(sub, body=hh_provider_config(self.devidp.url), clock=clock,
-                          top=f'database_url = "{self.pg_url}"\n', http_timeout=http_timeout)
-        # The database's clock is the world's, whatever this replica's says.
-        gateway.env[TEST_DATABASE_CLOCK_FILE_ENV] = str(self.world.path)
-        self.cleanup.callback(gateway.stop)
-        if self.replicas:  # one keyring for all: the first replica's, copied as operators do
-            gateway.data_dir.mkdir(mode=0o700)
-            shutil.copy2(self.replicas[0].data_dir / "keyring.json", gateway.data_dir)
-        self.replicas.append(gateway)
-        if not self.api_key:
-            self.api_key = gateway.create_api_key()
-        if start:
-            gateway.start()
-        return gateway
-
-    def advance(self, seconds: float) -> None:
-        """Move the world, and every skewed replica's clock with it."""
-        for clock in {id(g.clock): g.clock for g in self.replicas}.values():
-            if clock is not self.world:
-                clock.advance(seconds)
-        self.world.advance(seconds)
-
-    def seed(self, count: int, *, expired: bool) -> None:
-        seed_connections(Stack(self.devidp, self.replicas[0], self.api_key, self.world), count,
-                         expired=expired)
-
-    def api(self, gateway: Gateway) -> httpx.Client:
-        client = httpx.Client(base_url=gateway.url,
-                              headers={"Authorization": f"Bearer {self.api_key}"})
-        self.cleanup.callback(client.close)
-        return client
 
 
 @pytest.fixture(scope="module")
@@ -94,30 +31,8 @@ def pg_server() -> Iterator[str]:
 
 @pytest.fixture
 def cluster(tmp_path: Path, pg_server: str) -> Iterator[Cluster]:
-    # A fresh database per test on the module's server (creating one is cheap; a server is not).
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    name = f"t{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server.replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     with ExitStack() as cleanup:
-        yield Cluster(tmp_path, cleanup, pg_server.rsplit("/", 1)[0] + f"/{name}")
-
-
-def claims(gateway: Gateway) -> dict[str, float]:
-    """This replica's refresh claims by result, from its own metrics."""
-    text = httpx.get(f"{gateway.url}/metrics").text
-    found = {"won": 0.0, "lost": 0.0}
-    for line in text.splitlines():
-        if line.startswith("authgate_refresh_claims_total{"):
-            result = line.split('result="', 1)[1].split('"', 1)[0]
-            found[result] = float(line.rsplit(" ", 1)[1])
-    return found
+        yield Cluster(tmp_path, cleanup, new_database(pg_server))
 
 
 def test_three_replicas_share_the_work_without_a_double_refresh(cluster):

@@ -31,6 +31,7 @@ async def refresh_due(vault: Vault) -> dict[str, int]:
     """Refresh what is due now, in batches claimed for this process, until nothing due is left
     unclaimed. Returns counts by outcome, of this process's own refreshes only."""
     counts = _zero()
+    await vault.refresher.replay_journal()  # what an earlier run could not write, first
     while True:
         claims = await vault.refresher.claim_due(vault.settings.refresh_concurrency)
         if not claims:
@@ -79,6 +80,18 @@ async def refresh_many(vault: Vault, connections: list[ConnectionView]) -> dict[
         for conn in connections:
             tg.start_soon(one, conn)
     return counts
+
+
+# While kept pairs wait, the database is tried this often: the first to write after an outage
+# should be the one holding a spent token's successor.
+REPLAY_EVERY = 0.2
+
+
+async def run_journal(vault: Vault, *, idle: float = 1.0) -> None:
+    """Write the pairs kept while the database was away, as soon as it is back."""
+    while True:
+        done = not len(vault.refresher.journal) or await vault.refresher.replay_journal()
+        await anyio.sleep(idle if done else REPLAY_EVERY)
 
 
 async def run_engine(vault: Vault, *, idle: float = 1.0) -> None:

@@ -8,13 +8,14 @@ or the keyring failing). The guarantees it keeps are listed at the top of ``vaul
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets as random_secrets
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
@@ -23,7 +24,7 @@ import httpx
 
 from authgate.clock import Clock
 from authgate.config import VaultSettings
-from authgate.errors import NotFound
+from authgate.errors import AuthgateError, NotFound
 from authgate.metrics import CLAIMS, REFRESHES
 from authgate.protocol.refresh_policy import backoff_delay, may_refresh_now, next_refresh_at
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
@@ -31,6 +32,7 @@ from authgate.providers.base import Account, Provider, RefreshFailure
 from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, Claim, ConnectionStore, ConnectionView
 from authgate.vault.export import EXPORT_OWNER, export_token
+from authgate.vault.journal import PairJournal, PendingPair
 
 log = logging.getLogger("authgate.vault")
 T = TypeVar("T")
@@ -74,8 +76,9 @@ class RefreshOutcome:
 class Refresher:
     def __init__(self, store: ConnectionStore, providers: Mapping[str, Provider],
                  http: httpx.AsyncClient, clock: Clock, settings: VaultSettings, *,
-                 on_change: Callable[[str, str], None]) -> None:
+                 journal: PairJournal, on_change: Callable[[str, str], None]) -> None:
         self.store = store
+        self.journal = journal
         self.providers = providers
         self.http = http
         self.clock = clock
@@ -212,11 +215,21 @@ class Refresher:
         if isinstance(answer, RefreshFailure):
             return await self._failed(conn, answer, recovering=claim.recovering)
         done = self.clock.now()
+        planned = self._plan(provider, answer, done)
         try:
             updated = await self._write(lambda: self.store.complete_refresh(
-                conn, answer, now=done, next_refresh_at=self._plan(provider, answer, done)))
+                conn, answer, now=done, next_refresh_at=planned))
         except NotFound:
             return _gone(conn)
+        except AuthgateError:
+            raise
+        except Exception:
+            # The provider has spent the old refresh token; the database did not take the new
+            # pair. Keep it (served meanwhile) and write it once the database is back.
+            pending = PendingPair(conn, answer, done, planned)
+            self.journal.add(pending)
+            return RefreshOutcome("refreshed", pending_view(pending),
+                                  access_token=answer.access_token)
         if updated is None:
             # Our lease ran out while we waited and another refresher stored a newer pair.
             log.warning("refresh superseded provider=%s owner=%s: a newer pair is stored",
@@ -228,6 +241,24 @@ class Refresher:
                   on_demand)
         await self._export(provider, updated, answer.access_token)
         return RefreshOutcome("refreshed", updated, access_token=answer.access_token)
+
+    async def replay_journal(self) -> bool:
+        """Write the kept pairs (oldest first); False when the database still does not answer.
+        Each write is conditional like any other: a pair superseded meanwhile is dropped."""
+        for pending in self.journal.pending():
+            try:
+                await self._write(functools.partial(
+                    self.store.complete_refresh, pending.conn, pending.tokens,
+                    now=pending.received_at, next_refresh_at=pending.next_refresh_at))
+            except NotFound:
+                pass
+            except AuthgateError:
+                raise
+            except Exception:
+                return False
+            self.journal.remove(pending)
+            self._on_change(pending.conn.provider, pending.conn.owner)
+        return True
 
     # -- the claims' leases -----------------------------------------------------------------
     def _hold(self, count: int) -> None:
@@ -350,6 +381,16 @@ class Refresher:
         await anyio.to_thread.run_sync(lambda: export_token(
             path, access_token=access_token, token_type=conn.token_type,
             expires_at=conn.expires_at, now=now))
+
+
+def pending_view(pending: PendingPair) -> ConnectionView:
+    """The connection as it will be once ``pending`` is written."""
+    expires_in = pending.tokens.expires_in
+    return replace(pending.conn, generation=pending.conn.generation + 1,
+                   expires_at=(pending.received_at + timedelta(seconds=expires_in)
+                               if expires_in is not None else None),
+                   next_refresh_at=pending.next_refresh_at, last_refresh_at=pending.received_at,
+                   refresh_started_at=None, claimed_by=None, attempts=0, last_error=None)
 
 
 def _no_provider(conn: ConnectionView) -> str:

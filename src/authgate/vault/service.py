@@ -33,7 +33,8 @@ from authgate.providers.base import Account, Provider
 from authgate.providers.registry import Providers
 from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
-from authgate.vault.refresh import Refresher, RefreshOutcome
+from authgate.vault.journal import PairJournal
+from authgate.vault.refresh import Refresher, RefreshOutcome, pending_view
 
 log = logging.getLogger("authgate.vault")
 
@@ -60,7 +61,8 @@ class IssuedToken:
 
 class Vault:
     def __init__(self, store: ConnectionStore, providers: Mapping[str, Provider],
-                 http: httpx.AsyncClient, clock: Clock, settings: VaultSettings) -> None:
+                 http: httpx.AsyncClient, clock: Clock, settings: VaultSettings, *,
+                 journal: PairJournal) -> None:
         """``providers``: every configured one; the vault keeps those it can connect."""
         self.store = store
         self.providers = Providers(p for p in providers.values() if p.can_connect)
@@ -68,7 +70,7 @@ class Vault:
         self.clock = clock
         self.settings = settings
         self.refresher = Refresher(store, self.providers, http, clock, settings,
-                                   on_change=self.forget)
+                                   journal=journal, on_change=self.forget)
         self._reads: SingleFlight[tuple[str, str], IssuedToken] = SingleFlight()
         self._application: SingleFlight[str, IssuedToken] = SingleFlight()
         self._issued: dict[tuple[str, str], tuple[IssuedToken, datetime]] = {}
@@ -106,6 +108,11 @@ class Vault:
         hit = self._issued.get(key)
         if hit is not None and self.clock.now() < hit[1]:
             return hit[0]
+        pending = self.refresher.journal.get(provider_name, owner)
+        if pending is not None:  # refreshed while the database was away: the newest pair
+            view = pending_view(pending)
+            if not self._needs_refresh(provider, view, self.clock.now()):
+                return IssuedToken(pending.tokens.access_token, view.token_type, view.expires_at)
         # Concurrent misses for one connection share one database read (and one refresh).
         issued = await self._reads.run(key, lambda: self._token(provider, owner))
         now = self.clock.now()

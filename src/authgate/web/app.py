@@ -120,6 +120,7 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
         async with anyio.create_task_group() as tg:
             if run_engine:
                 tg.start_soon(engine.run_engine, runtime.vault)
+                tg.start_soon(engine.run_journal, runtime.vault)
                 tg.start_soon(_housekeeping, runtime)
             tg.start_soon(_clock_sync, runtime)
             try:
