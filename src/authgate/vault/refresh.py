@@ -67,6 +67,9 @@ class RefreshOutcome:
     # ``retry_later``: how long the provider asked us to wait (429 Retry-After; hh.ru's
     # "not expired": until the token's expiry), when it said.
     retry_after: float | None = None
+    # ``retry_later`` because the provider refused a refresh yet (hh.ru's "token not expired"):
+    # by the provider's own word, the stored token is valid.
+    too_early: bool = False
 
     @property
     def refreshed(self) -> bool:
@@ -90,6 +93,9 @@ class Refresher:
         self.holder = holder_id()
         self._held = 0  # claims this process holds (their leases are renewed while > 0)
         self._renewing: asyncio.Task[None] | None = None
+        # Connections whose provider asked us to wait (429/503 Retry-After): bots' requests do
+        # not ask again before this (time.monotonic()).
+        self._not_before: dict[tuple[str, str], float] = {}
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
         # steps of up to 100 ms: queueing this process's writes here is much faster.
         self._write_lock = asyncio.Lock() if store.single_writer else None
@@ -171,6 +177,10 @@ class Refresher:
                 if not may_refresh_now(provider.refresh_rule, expires_at=conn.expires_at,
                                        now=now):
                     return RefreshOutcome("not_due", conn)
+                wait = self._not_before.get((conn.provider, conn.owner), 0) - time.monotonic()
+                if on_demand and wait > 0:
+                    return RefreshOutcome("retry_later", conn, error="provider_asked_to_wait",
+                                          detail=conn.last_error, retry_after=wait)
                 claim = await self._write(lambda: self.store.claim_refresh(
                     conn, now=now, holder=self.holder, lease=self.lease))
                 CLAIMS.labels("won" if claim else "lost").inc()
@@ -237,6 +247,7 @@ class Refresher:
             current = await anyio.to_thread.run_sync(self.store.get, conn.provider, conn.owner)
             return RefreshOutcome("refreshed", current) if current else _gone(conn)
         REFRESHES.labels(conn.provider, "ok").inc()
+        self._not_before.pop((conn.provider, conn.owner), None)
         log.debug("refreshed provider=%s owner=%s on_demand=%s", conn.provider, conn.owner,
                   on_demand)
         await self._export(provider, updated, answer.access_token)
@@ -315,6 +326,8 @@ class Refresher:
         else:
             delay = max(failure.retry_after or 0.0, backoff_delay(conn.attempts + 1))
             retry_after = failure.retry_after
+            if retry_after:
+                self._not_before[(conn.provider, conn.owner)] = time.monotonic() + retry_after
             released = await self._release(conn, retry_at=now + timedelta(seconds=delay),
                                            error=failure.detail, count=True)
             REFRESHES.labels(conn.provider, "retry").inc()
@@ -323,7 +336,8 @@ class Refresher:
         if released is None:
             return _gone(conn)
         return RefreshOutcome("retry_later", released, error=failure.error,
-                              detail=failure.detail, retry_after=retry_after)
+                              detail=failure.detail, retry_after=retry_after,
+                              too_early=failure.verdict == "too_early")
 
     async def _await_other_refresher(self, conn: ConnectionView) -> RefreshOutcome:
         # A real wait for another process, so real time (the injected clock may stand still).

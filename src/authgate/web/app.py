@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -94,11 +95,19 @@ def _routes(runtime: Runtime) -> list[BaseRoute]:
 
 
 async def _housekeeping(runtime: Runtime) -> None:
+    failing = False  # one line per change, not one per pass
     while True:
         try:
             await anyio.to_thread.run_sync(purge_stale, runtime.db, runtime.clock.now())
+        except DBAPIError as exc:
+            if not failing:
+                log.warning("housekeeping: the database does not answer (%s)",
+                            type(exc).__name__)
+            failing = True
         except Exception:
             log.exception("housekeeping failed")  # the next pass tries again
+        else:
+            failing = False
         await anyio.sleep(INTERVAL_SECONDS)
 
 
