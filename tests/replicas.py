@@ -8,7 +8,6 @@ database go by the "world" clock, and a replica with a skewed clock gets a clock
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from authgate.clock import TEST_DATABASE_CLOCK_FILE_ENV
+from authgate.keyring import new_master_key
 from authgate.vault.journal import JOURNAL_FILE
 from tests.harness import ClockFile, DevIdp, Gateway, hh_provider_config
 from tests.stacks import Stack, seed_connections
@@ -33,9 +33,10 @@ class Cluster:
         self.devidp.start()
         self.replicas: list[Gateway] = []
         self.api_key = ""
+        self.master_key = new_master_key()  # one keyring for all, in the database
 
     def replica(self, *, skew: float = 0.0, http_timeout: str | None = None,
-                start: bool = True) -> Gateway:
+                start: bool = True, master_key: str | None = None) -> Gateway:
         """A replica; ``skew``: its clock this many seconds ahead of the world's."""
         sub = self.tmp / f"replica{len(self.replicas)}"
         sub.mkdir()
@@ -43,17 +44,14 @@ class Cluster:
         if skew:
             clock = ClockFile(sub / "clock")
             clock.advance(self.world.offset + skew)
-        gateway = Gateway(sub, body=hh_provider_config(self.devidp.url), clock=clock,
+        master_key = self.master_key if master_key is None else master_key
+        keyring = f'[keyring]\nmaster_key = "{master_key}"\n' if master_key else ""
+        gateway = Gateway(sub, body=hh_provider_config(self.devidp.url) + keyring, clock=clock,
                           top=f'database_url = "{self.pg_url}"\n', http_timeout=http_timeout)
         # The database's clock is the world's, whatever this replica's says.
         gateway.env[TEST_DATABASE_CLOCK_FILE_ENV] = str(self.world.path)
         self.cleanup.callback(gateway.stop)
-        if self.replicas:  # one keyring for all: the first replica's, copied as operators do
-            gateway.data_dir.mkdir(mode=0o700)
-            shutil.copy2(self.replicas[0].data_dir / "keyring.json", gateway.data_dir)
         self.replicas.append(gateway)
-        if not self.api_key:
-            self.api_key = gateway.create_api_key()
         if start:
             gateway.start()
         return gateway
@@ -65,13 +63,19 @@ class Cluster:
                 clock.advance(seconds)
         self.world.advance(seconds)
 
+    def key(self) -> str:
+        """The bots' API key (made with the first replica's CLI, on first use)."""
+        if not self.api_key:
+            self.api_key = self.replicas[0].create_api_key()
+        return self.api_key
+
     def seed(self, count: int, *, expired: bool) -> None:
-        seed_connections(Stack(self.devidp, self.replicas[0], self.api_key, self.world), count,
+        seed_connections(Stack(self.devidp, self.replicas[0], self.key(), self.world), count,
                          expired=expired)
 
     def api(self, gateway: Gateway) -> httpx.Client:
         client = httpx.Client(base_url=gateway.url,
-                              headers={"Authorization": f"Bearer {self.api_key}"})
+                              headers={"Authorization": f"Bearer {self.key()}"})
         self.cleanup.callback(client.close)
         return client
 

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from authgate.apikeys import ApiKeys
 from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
+from authgate.errors import ConfigError
 from authgate.flows import FlowStore
-from authgate.keyring import Keyring, keyring_path
+from authgate.keyring import Keyring, KeyringError, keyring_path, parse_master_key
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
+from authgate.store.data_keys import DatabaseKeys, has_data_keys
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -34,6 +36,30 @@ from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
 
 CSRF_KEY_FILE = "csrf.key"
+
+
+def open_keyring(settings: Settings, db: sessionmaker[Session]) -> Keyring:
+    """The data keys: in the database under the master key when one is given, else in
+    data_dir/keyring.json. A database whose keys need a master key this process lacks (or does
+    not match) is a configuration error: the process must not start, nor make a key of its own."""
+    master = settings.keyring.master_key
+    if not master:
+        if has_data_keys(db):
+            raise ConfigError(
+                "keyring.master_key: this database's encryption keys are wrapped by a master "
+                "key and none is given (set AUTHGATE_KEYRING__MASTER_KEY or "
+                "keyring.master_key_file to the key the other replicas use)",
+                error="master_key_missing")
+        prepare_data_dir(settings.data_dir)
+        return Keyring(keyring_path(settings.data_dir))
+    source = DatabaseKeys(db, parse_master_key(master))
+    legacy = keyring_path(settings.data_dir)
+    try:
+        source.initialize(legacy if legacy.exists() else None)
+        return Keyring(source)
+    except KeyringError as exc:
+        raise ConfigError(f"keyring.master_key: {exc.detail} (is it the master key the other "
+                          "replicas use?)", error="master_key_wrong") from None
 
 
 @dataclass
@@ -60,13 +86,20 @@ class Runtime:
              transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
         """Create data_dir, open and migrate the database, load (or create) the keys."""
         clock = clock or SystemClock()
-        prepare_data_dir(settings.data_dir)
-        engine = make_engine(database_url(settings.database_url, settings.data_dir))
+        url = database_url(settings.database_url, settings.data_dir)
+        if url.startswith("sqlite"):
+            prepare_data_dir(settings.data_dir)
+        engine = make_engine(url)
         migrate(engine)
         db = make_sessionmaker(engine)
+        try:
+            keyring = open_keyring(settings, db)  # may refuse: nothing is created before it
+        except BaseException:
+            engine.dispose()
+            raise
+        prepare_data_dir(settings.data_dir)
         db_clock = DatabaseClock(clock, engine)
         db_clock.sync()
-        keyring = Keyring(keyring_path(settings.data_dir))
         timeout = settings.vault.http_timeout.total_seconds()
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),

@@ -114,3 +114,74 @@ def test_a_killed_replicas_claims_are_taken_over(cluster):
     assert stats["already_refreshed"] == 0  # the hung requests were never answered
     rows = cluster.api(survivor).get("/api/v1/connections").json()["items"]
     assert [r["status"] for r in rows] == ["active"] * 4
+
+
+def test_concurrent_first_starts_share_one_keyring(cluster):
+    """Three replicas started at once on an empty database: one schema, one set of keys."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import create_engine, text
+
+    replicas = [cluster.replica(start=False) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda r: r.start(), replicas))
+    engine = create_engine(cluster.pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM data_keys")).scalar() == 1
+    engine.dispose()
+    cluster.seed(1, expired=False)  # encrypted by the test's own runtime, same keyring
+    tokens = {cluster.api(r).get("/api/v1/connections/hh/seed:0/token").json()["access_token"]
+              for r in replicas}
+    assert len(tokens) == 1
+    for replica in replicas:
+        assert not (replica.data_dir / "keyring.json").exists()
+
+
+def test_a_replica_without_the_master_key_refuses_to_start_and_leaves_nothing(cluster):
+    cluster.replica()  # the database's keys are wrapped by the cluster's master key
+    for master_key in ("", "A" * 43):  # none, and a wrong one
+        stray = cluster.replica(start=False, master_key=master_key)
+        result = stray.cli_process("status", check=False)
+        assert result.returncode == 2, result.stderr
+        problems = [line for line in result.stderr.splitlines() if "master_key" in line]
+        assert len(problems) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert not stray.data_dir.exists()  # no key file, nothing at all
+
+
+def test_keys_rotate_rotates_for_every_replica(cluster):
+    first, second = cluster.replica(start=False), cluster.replica(start=False)
+    cluster.seed(1, expired=False)
+    first.start()
+    second.start()
+    before = cluster.api(second).get("/api/v1/connections/hh/seed:0/token").json()
+    first.cli("keys", "rotate")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(cluster.pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        kids = conn.execute(text("SELECT kid FROM data_keys ORDER BY seq")).scalars().all()
+        sealed = conn.execute(text("SELECT access_token_enc FROM connections")).scalar_one()
+    engine.dispose()
+    assert len(kids) == 2 and sealed.split(".")[1] == kids[-1]  # re-encrypted under the new key
+    cluster.advance(10)  # past the cached token
+    after = cluster.api(second).get("/api/v1/connections/hh/seed:0/token")
+    assert after.status_code == 200 and after.json()["access_token"] == before["access_token"]
+
+
+def test_doctor_reports_the_database_clock_and_the_shared_keys(cluster):
+    import asyncio
+
+    from authgate.config import load_settings
+    from authgate.deploy.doctor import run_doctor
+
+    replica = cluster.replica()  # the database is migrated and keyed once a replica runs
+
+    async def doctor() -> dict[str, str]:
+        async with httpx.AsyncClient() as http:
+            checks = await run_doctor(load_settings(replica.config, environ={}), http=http)
+        return {c.name: f"{c.status}: {c.detail}" for c in checks}
+
+    report = asyncio.run(doctor())
+    assert report["database clock"].startswith("ok: within 1 s of the database's"), report
+    assert report["encryption keys"] == "ok: in the database, opened with the master key"

@@ -78,13 +78,28 @@ def _alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# pg_advisory_lock's key for migrations ("migr" in ASCII): replicas starting together on an
+# empty database migrate one after the other, not into each other.
+_MIGRATION_LOCK = 0x6D696772
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent; alembic runs only when behind)."""
     if current_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    if engine.dialect.name != "postgresql":
+        command.upgrade(_alembic_config(engine), "head")
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        try:
+            if current_revision(engine) != HEAD_REVISION:  # another replica may have done it
+                command.upgrade(_alembic_config(engine), "head")
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+            lock.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

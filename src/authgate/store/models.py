@@ -182,6 +182,17 @@ class Connection(Base):
     updated_at: Mapped[datetime]
 
 
+class DataKey(Base):
+    """An encryption key for secrets at rest, wrapped by the master key (``[keyring]``)."""
+
+    __tablename__ = "data_keys"
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The current key has the highest seq; keys merged in from keyring.json files get lower ones.
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class SigningKey(Base):
     """Session-JWT signing keys; the private half is a keyring ciphertext."""
 
