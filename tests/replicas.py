@@ -18,17 +18,21 @@ from sqlalchemy import create_engine, text
 from authgate.clock import TEST_DATABASE_CLOCK_FILE_ENV
 from authgate.keyring import new_master_key
 from authgate.vault.journal import JOURNAL_FILE
-from tests.harness import ClockFile, DevIdp, Gateway, hh_provider_config
+from tests.harness import ClockFile, DevIdp, DevIdpProcess, Gateway, hh_provider_config
 from tests.stacks import Stack, seed_connections
 
 
 class Cluster:
     """One look-alike, one database, replicas started on demand (each with its own data_dir)."""
 
-    def __init__(self, tmp: Path, cleanup: ExitStack, pg_url: str) -> None:
+    def __init__(self, tmp: Path, cleanup: ExitStack, pg_url: str, *,
+                 devidp_process: bool = False) -> None:
+        """``devidp_process``: the look-alike as a process of its own (benchmarks: in the test
+        process, it shares one interpreter lock with everything else there)."""
         self.tmp, self.cleanup, self.pg_url = tmp, cleanup, pg_url
         self.world = ClockFile(tmp / "world-clock")
-        self.devidp = DevIdp(tmp, gateway_url="http://127.0.0.1:1", clock=self.world)
+        self.devidp: DevIdp | DevIdpProcess = (DevIdpProcess if devidp_process else DevIdp)(
+            tmp, gateway_url="http://127.0.0.1:1", clock=self.world)
         cleanup.callback(self.devidp.stop)
         self.devidp.start()
         self.replicas: list[Gateway] = []

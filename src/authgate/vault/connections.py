@@ -227,10 +227,11 @@ class ConnectionStore:
                 raise NotFound("the connection was removed while it was being refreshed")
             if row.generation != conn.generation:
                 return None
-            previous_refresh = self._decrypt(row).refresh_token
-            if tokens.refresh_token is None and previous_refresh is not None:
+            if tokens.refresh_token is None and row.refresh_token_enc:
                 # RFC 6749 §6: no new refresh token means the old one stays valid.
-                tokens = TokenResponse(**{**tokens.__dict__, "refresh_token": previous_refresh})
+                previous = self._keyring.decrypt(row.refresh_token_enc,
+                                                 _aad(row.provider, row.owner, "refresh"))
+                tokens = TokenResponse(**{**tokens.__dict__, "refresh_token": previous})
             self._apply_tokens(row, tokens, now=now, next_refresh_at=next_refresh_at)
             row.last_refresh_at = now
             row.generation += 1

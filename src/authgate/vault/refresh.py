@@ -90,6 +90,7 @@ class Refresher:
         # Two lanes: the engine's refreshes never queue a bot's request behind them.
         self._on_demand_slots = asyncio.Semaphore(settings.refresh_concurrency)
         self._engine_busy = 0
+        self._engine_slot_freed = asyncio.Event()
         self.holder = holder_id()
         self._held = 0  # claims this process holds (their leases are renewed while > 0)
         self._renewing: asyncio.Task[None] | None = None
@@ -110,6 +111,14 @@ class Refresher:
     @property
     def engine_slots_free(self) -> int:
         return max(0, self.settings.refresh_concurrency - self._engine_busy)
+
+    async def engine_slots(self, wanted: int, *, timeout: float) -> int:
+        """Wait until ``wanted`` engine slots are free (or ``timeout``); how many are."""
+        with anyio.move_on_after(timeout):
+            while self.engine_slots_free < wanted:
+                self._engine_slot_freed.clear()
+                await self._engine_slot_freed.wait()
+        return self.engine_slots_free
 
     async def _write(self, fn: Callable[[], T]) -> T:
         if self._write_lock is None:
@@ -165,6 +174,7 @@ class Refresher:
             return outcome
         finally:
             self._engine_busy -= 1
+            self._engine_slot_freed.set()
 
     async def _refresh_once(self, conn: ConnectionView, *, on_demand: bool) -> RefreshOutcome:
         async with self._on_demand_slots:
