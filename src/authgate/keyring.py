@@ -204,6 +204,16 @@ def unwrap_key(master: bytes, kid: str, wrapped: str) -> bytes:
         raise KeyringError(f"data key {kid!r} cannot be opened with this master key") from None
 
 
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one ``purpose`` (HKDF-SHA256): the same on every replica with the same
+    master key, and telling nothing about the master key or the other purposes' keys."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"authgate:{purpose}".encode()).derive(master)
+
+
 def _wrap_aad(kid: str) -> bytes:
     return f"authgate-data-key:{kid}".encode()
 

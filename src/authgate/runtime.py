@@ -17,7 +17,13 @@ from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
 from authgate.errors import ConfigError
 from authgate.flows import FlowStore
-from authgate.keyring import Keyring, KeyringError, keyring_path, parse_master_key
+from authgate.keyring import (
+    Keyring,
+    KeyringError,
+    derive_key,
+    keyring_path,
+    parse_master_key,
+)
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
@@ -62,6 +68,13 @@ def open_keyring(settings: Settings, db: sessionmaker[Session]) -> Keyring:
                           "replicas use?)", error="master_key_wrong") from None
 
 
+def csrf_key(settings: Settings) -> bytes:
+    master = settings.keyring.master_key
+    if master:
+        return derive_key(parse_master_key(master), "csrf")
+    return read_or_create_key(settings.data_dir / CSRF_KEY_FILE)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -78,7 +91,8 @@ class Runtime:
     links: ConnectLinks
     apikeys: ApiKeys
     signin: SigninServices
-    # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
+    # Signs the forms' CSRF tokens: one file per data_dir, so every worker accepts every form;
+    # with a master key, derived from it, so that every replica does.
     csrf_key: bytes
 
     @classmethod
@@ -115,7 +129,7 @@ class Runtime:
         return cls(settings=settings, clock=clock, db_clock=db_clock, engine=engine, db=db,
                    keyring=keyring, http=http, providers=providers, vault=vault, flows=flows,
                    links=ConnectLinks(db), apikeys=ApiKeys(db), signin=signin,
-                   csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
+                   csrf_key=csrf_key(settings))
 
     async def aclose(self) -> None:
         await self.vault.refresher.aclose()

@@ -6,7 +6,7 @@ import pytest
 
 from authgate.config import Settings
 from authgate.errors import ConfigError
-from authgate.keyring import Keyring, new_master_key
+from authgate.keyring import Keyring, new_master_key, parse_master_key
 from authgate.runtime import Runtime
 
 
@@ -42,3 +42,16 @@ def test_keyring_json_moves_into_the_database_and_stays_readable(tmp_path):
 def test_a_malformed_master_key_is_a_configuration_error(tmp_path):
     with pytest.raises(ValueError, match="32 random bytes"):
         _settings(tmp_path, "too-short")
+
+
+def test_replicas_with_one_master_key_accept_each_others_forms(tmp_path):
+    """The CSRF key: derived from the master key, the same on every replica's data_dir."""
+    master = new_master_key()
+    keys = []
+    for n, key in enumerate((master, master, new_master_key())):
+        runtime = Runtime.open(_settings(tmp_path / str(n), key))
+        keys.append(runtime.csrf_key)
+        runtime.engine.dispose()
+    assert keys[0] == keys[1] != keys[2]
+    assert keys[0] != parse_master_key(master)  # derived for this purpose, not the key itself
+    assert not (tmp_path / "0" / "data" / "csrf.key").exists()

@@ -24,7 +24,7 @@ from authgate.deploy import doctor_net
 from authgate.deploy.doctor_check import Check
 from authgate.errors import AuthgateError
 from authgate.keyring import Keyring, keyring_path, parse_master_key
-from authgate.store.data_keys import DatabaseKeys
+from authgate.store.data_keys import DatabaseKeys, has_data_keys
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -153,6 +153,10 @@ def _database(url: str, sqlite_file: Path | None, key: Path,
         if sqlite_file is None:
             checks.append(_database_clock(engine))
         db = make_sessionmaker(engine)
+        if master is not None and not has_data_keys(db):
+            return [*checks, Check("encryption keys", True, "none in the database yet: the "
+                                   "first start with the master key creates them",
+                                   warning=True)], 0
         if master is not None:
             try:
                 keyring = Keyring(DatabaseKeys(db, master))

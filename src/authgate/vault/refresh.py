@@ -319,8 +319,9 @@ class Refresher:
         if failure.verdict == "needs_reauth":
             reason = failure.detail
             if recovering:
-                reason = ("a refresh was interrupted (authgate stopped) after the provider had "
-                          f"used the refresh token; connect again ({failure.detail})")
+                reason = ("a refresh was interrupted (the process doing it stopped or lost the "
+                          "database) after the provider had used the refresh token; connect "
+                          f"again ({failure.detail})")
             marked = await self._mark_needs_reauth(conn, reason)
             return (RefreshOutcome("needs_reauth", marked, error=failure.error, detail=reason)
                     if marked else _gone(conn))
