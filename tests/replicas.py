@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from authgate.clock import TEST_DATABASE_CLOCK_FILE_ENV
 from authgate.keyring import new_master_key
-from authgate.vault.journal import JOURNAL_FILE
+from authgate.vault.journal import JOURNAL_GLOB
 from tests.harness import ClockFile, DevIdp, DevIdpProcess, Gateway, hh_provider_config
 from tests.stacks import Stack, seed_connections
 
@@ -108,5 +108,5 @@ def claims(gateway: Gateway) -> dict[str, float]:
 
 def journaled(gateway: Gateway) -> int:
     """How many refreshed pairs this replica keeps for the database."""
-    path = gateway.data_dir / JOURNAL_FILE
-    return len(json.loads(path.read_text())["pending"]) if path.exists() else 0
+    return sum(len(json.loads(path.read_text())["pending"])
+               for path in gateway.data_dir.glob(JOURNAL_GLOB))

@@ -37,7 +37,7 @@ from authgate.store.db import (
 )
 from authgate.store.db_clock import DatabaseClock
 from authgate.vault.connections import ConnectionStore
-from authgate.vault.journal import JOURNAL_FILE, PairJournal
+from authgate.vault.journal import PairJournal
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
 
@@ -123,7 +123,7 @@ class Runtime:
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
         vault = Vault(ConnectionStore(db, keyring), providers, http, db_clock, settings.vault,
-                      journal=PairJournal(settings.data_dir / JOURNAL_FILE, keyring))
+                      journal=PairJournal(settings.data_dir, keyring))
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
                                       clock=clock, http=http, flows=flows)
         return cls(settings=settings, clock=clock, db_clock=db_clock, engine=engine, db=db,

@@ -5,18 +5,27 @@ the only way into the account. If the database is away at that moment, the pair 
 memory (served to bots meanwhile) and in an encrypted file in data_dir (so that a restart does
 not lose it), and written as soon as the database is back (``Refresher.replay_journal``).
 
+Each process keeps a file of its own (``refresh-journal.<pid>.json``; uvicorn workers share one
+data_dir) and holds an ``flock`` on its ``.lock`` beside it while it lives. A process starting
+takes over the files whose lock nobody holds (their process ended, however): it merges their pairs
+into its own journal and removes them. Writing a pair twice is harmless: every write is
+conditional on the connection's generation.
+
 The file holds one JSON document, replaced whole on every change; the tokens in it are keyring
 ciphertexts bound to their connection, so the file alone discloses nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from authgate.keyring import Keyring
 from authgate.private_files import write_private_file
@@ -25,7 +34,7 @@ from authgate.vault.connections import ConnectionView
 
 log = logging.getLogger("authgate.vault")
 
-JOURNAL_FILE = "refresh-journal.json"
+JOURNAL_GLOB = "refresh-journal.*.json"
 _DATES = {f.name for f in fields(ConnectionView) if "datetime" in str(f.type)}
 
 
@@ -42,15 +51,32 @@ class PendingPair:
 
 
 class PairJournal:
-    def __init__(self, path: Path, keyring: Keyring) -> None:
-        self.path = path
+    def __init__(self, data_dir: Path, keyring: Keyring) -> None:
+        self.path = data_dir / f"refresh-journal.{os.getpid()}.json"
         self._keyring = keyring
         self._pending: dict[tuple[str, str], PendingPair] = {}
-        if path.exists():
-            self._pending = {p.key: p for p in map(self._decode, _read(path)["pending"])}
-            if self._pending:
-                log.warning("%d refreshed token pairs from before a restart wait for the "
-                            "database", len(self._pending))
+        self._lock: IO[str] | None = None  # held from the first write to the process's end
+        adopted = [f for f in sorted(data_dir.glob(JOURNAL_GLOB)) if f != self.path
+                   and self._adopt(f)]
+        if self._pending:
+            self._save()
+            log.warning("%d refreshed token pairs from before a restart wait for the database",
+                        len(self._pending))
+        for path in adopted:
+            path.unlink(missing_ok=True)
+            _lock_path(path).unlink(missing_ok=True)
+
+    def _adopt(self, path: Path) -> bool:
+        """Merge ``path``'s pairs when its process has ended (nobody holds its lock)."""
+        with open(_lock_path(path), "a", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # a live process's journal
+            with contextlib.suppress(FileNotFoundError):
+                for pair in map(self._decode, _read(path)["pending"]):
+                    self._pending.setdefault(pair.key, pair)
+            return True
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -76,6 +102,10 @@ class PairJournal:
                 log.info("every kept token pair is in the database now")
 
     def _save(self) -> None:
+        if self._lock is None:
+            self._lock = open(_lock_path(self.path), "a", encoding="utf-8")  # noqa: SIM115
+            with contextlib.suppress(BlockingIOError):  # held already: by this very process
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         document = {"pending": [self._encode(p) for p in self._pending.values()]}
         write_private_file(self.path, json.dumps(document).encode())
 
@@ -95,6 +125,10 @@ class PairJournal:
         return PendingPair(conn, TokenResponse(**tokens),
                            datetime.fromisoformat(entry["received_at"]),
                            _date(entry["next_refresh_at"]))
+
+
+def _lock_path(journal: Path) -> Path:
+    return journal.with_suffix(".lock")
 
 
 def _read(path: Path) -> dict[str, Any]:
