@@ -159,19 +159,16 @@ class Refresher:
     async def refresh_claimed(self, claim: Claim) -> RefreshOutcome:
         """Refresh a connection ``claim_due`` claimed (frees its engine slot when done)."""
         key = (claim.conn.provider, claim.conn.owner)
-        ran = False
-
-        async def run() -> RefreshOutcome:
-            nonlocal ran
-            ran = True
-            return await self._with_claim(claim, on_demand=False)
-
         try:
-            outcome = await self._flights.run(key, run)
-            if not ran:  # a bot's request was refreshing it already: give the claim back
+            if self._flights.running(key):
+                # A bot's request got here first and waits for this very claim: give it back
+                # (its request claims the connection then). Never refreshed from here after an
+                # await: by then the claim is no longer ours.
                 await self._release(claim.conn, retry_at=None, error=None, count=False)
                 self._unhold()
-            return outcome
+                return RefreshOutcome("not_due", claim.conn)
+            return await self._flights.run(
+                key, lambda: self._with_claim(claim, on_demand=False))
         finally:
             self._engine_busy -= 1
             self._engine_slot_freed.set()
@@ -367,7 +364,7 @@ class Refresher:
                 # The other refresher gave up without a new pair; the row says when to retry.
                 return RefreshOutcome("retry_later", current, error="refresh_failed",
                                       detail=current.last_error)
-            await anyio.sleep(0.05)
+            await anyio.sleep(0.1)  # each look is a read: at most ten a second
         return RefreshOutcome("retry_later", conn, error="refresh_in_progress",
                               detail="another process is still refreshing this connection")
 
