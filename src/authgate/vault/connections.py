@@ -57,6 +57,7 @@ class ConnectionView:
     generation: int
     created_at: datetime
     claimed_by: str | None = None
+    claim_until: datetime | None = None
 
     @classmethod
     def of(cls, row: Connection) -> ConnectionView:
@@ -66,7 +67,7 @@ class ConnectionView:
             expires_at=row.expires_at, next_refresh_at=row.next_refresh_at,
             last_refresh_at=row.last_refresh_at, refresh_started_at=row.refresh_started_at,
             attempts=row.attempts, last_error=row.last_error, generation=row.generation,
-            created_at=row.created_at, claimed_by=row.claimed_by,
+            created_at=row.created_at, claimed_by=row.claimed_by, claim_until=row.claim_until,
         )
 
 

@@ -364,6 +364,9 @@ class Refresher:
                 # The other refresher gave up without a new pair; the row says when to retry.
                 return RefreshOutcome("retry_later", current, error="refresh_failed",
                                       detail=current.last_error)
+            if current.claim_until is not None and current.claim_until < self.clock.now():
+                # Its holder died: the caller's next attempt takes the claim over.
+                return RefreshOutcome("retry_later", current, error="claim_expired")
             await anyio.sleep(0.1)  # each look is a read: at most ten a second
         return RefreshOutcome("retry_later", conn, error="refresh_in_progress",
                               detail="another process is still refreshing this connection")
@@ -412,7 +415,8 @@ def pending_view(pending: PendingPair) -> ConnectionView:
                    expires_at=(pending.received_at + timedelta(seconds=expires_in)
                                if expires_in is not None else None),
                    next_refresh_at=pending.next_refresh_at, last_refresh_at=pending.received_at,
-                   refresh_started_at=None, claimed_by=None, attempts=0, last_error=None)
+                   refresh_started_at=None, claimed_by=None, claim_until=None, attempts=0,
+                   last_error=None)
 
 
 def _no_provider(conn: ConnectionView) -> str:
