@@ -25,9 +25,35 @@ class Postgres(Child):
     stop_signal = signal.SIGINT  # "fast" shutdown: does not wait for clients to go
 
 
+class PostgresInstance:
+    """A running throwaway server that a test may stop and start again (same data, same port)."""
+
+    def __init__(self, bindir: str, data: str, port: int, as_user: dict[str, Any]) -> None:
+        self.bindir, self.data, self.port, self.as_user = bindir, data, port, as_user
+        self.url = f"postgresql://authgate@127.0.0.1:{port}/authgate"
+        self.server = Postgres()
+
+    def start(self) -> None:
+        self.server = Postgres()
+        self.server.spawn([f"{self.bindir}/postgres", "-D", self.data, "-k", self.data, "-p",
+                           str(self.port), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                           "-c", "max_connections=200"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **self.as_user)
+
+        def ready() -> bool:
+            assert self.server.running(), "postgres exited while starting"
+            return subprocess.run([f"{self.bindir}/pg_isready", "-h", "127.0.0.1", "-p",
+                                   str(self.port)], capture_output=True).returncode == 0
+
+        wait_until(ready, "postgres accepting connections", idle_bound=20, interval=0.05)
+
+    def stop(self) -> None:
+        self.server.end()
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yields a postgresql:// URL of a fresh database; removes everything afterwards."""
+def postgres_instance() -> Iterator[PostgresInstance]:
+    """A fresh server with an ``authgate`` database; removes everything afterwards."""
     bindir = pg_bin()
     assert bindir, "PostgreSQL is not installed"
     root = tempfile.mkdtemp(prefix="authgate-pg-")
@@ -40,26 +66,22 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
         as_user = {"user": "postgres", "group": "postgres", "extra_groups": [], "cwd": root}
-    server = Postgres()
+    instance = PostgresInstance(bindir, data, free_port(), as_user)
     try:
         subprocess.run([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "authgate"],
                        check=True, capture_output=True, timeout=bound(60), **as_user)
-        port = free_port()
-        server.spawn([f"{bindir}/postgres", "-D", data, "-k", data, "-p", str(port),
-                      "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                      "-c", "max_connections=200"],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **as_user)
-
-        def ready() -> bool:
-            assert server.running(), "postgres exited while starting"
-            return subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
-                                  capture_output=True).returncode == 0
-
-        wait_until(ready, "postgres accepting connections", idle_bound=20, interval=0.05)
-        subprocess.run([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U",
-                        "authgate", "authgate"], check=True, capture_output=True,
+        instance.start()
+        subprocess.run([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(instance.port),
+                        "-U", "authgate", "authgate"], check=True, capture_output=True,
                        timeout=bound(30))
-        yield f"postgresql://authgate@127.0.0.1:{port}/authgate"
+        yield instance
     finally:
-        server.end()
+        instance.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yields a postgresql:// URL of a fresh database; removes everything afterwards."""
+    with postgres_instance() as instance:
+        yield instance.url

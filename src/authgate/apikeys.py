@@ -26,6 +26,10 @@ PREFIX = "agk_"
 # A key checked within this many seconds is not looked up again (the token API's hot path);
 # a revocation made by another process takes effect within it.
 CACHE_SECONDS = 5.0
+# While the database does not answer, a key this process checked this recently still passes:
+# bots keep getting the tokens held in memory. Nobody can revoke a key during the outage (that
+# is a database write), so what this admits is a revocation made in the last minute before it.
+STALE_IF_DATABASE_DOWN = 60.0
 # "Last used" is written at most this often per key: a minute is as precise as anyone reads it,
 # and a busy bot then costs one small UPDATE a minute, never one per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -80,12 +84,13 @@ class ApiKeys:
         self._db = db
         self._recent: dict[str, tuple[ApiKeyView, float]] = {}
 
-    def cached(self, presented: str | None) -> ApiKeyView | None:
-        """A key that passed ``authenticate`` moments ago, without a database round trip."""
+    def cached(self, presented: str | None, *, stale: float = 0.0) -> ApiKeyView | None:
+        """A key that passed ``authenticate`` moments ago (up to ``stale`` seconds more),
+        without a database round trip."""
         if not presented:
             return None
         hit = self._recent.get(digest(presented))
-        if hit is None or hit[1] < time.monotonic():
+        if hit is None or hit[1] + stale < time.monotonic():
             return None
         return hit[0]
 

@@ -46,6 +46,9 @@ class FrozenClock:
 # Not AUTHGATE_*: those are configuration keys, and an unknown one is a configuration error.
 TEST_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_CLOCK_FILE"
 TEST_CLOCK_CONSENT_ENV = "TESTONLY_AUTHGATE_CLOCK_CONSENT"
+# The shift the tests give the database's clock (by default the process's own shift: a test that
+# moves one clock file moves the whole world); a replica with a skewed clock names another file.
+TEST_DATABASE_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_DATABASE_CLOCK_FILE"
 TEST_CLOCK_CONSENT = "shift-time-for-tests"
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -59,8 +62,9 @@ class OffsetClock:
     reader never sees half a number. An unreadable file keeps the last value.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, database: OffsetClock | None = None) -> None:
         self.path = path
+        self._database = database
         # (offset, False), or (the frozen moment, True): one attribute, replaced whole, so that
         # threads reading the clock never see half of a change.
         self._last = (0.0, False)
@@ -82,6 +86,10 @@ class OffsetClock:
         if frozen:
             return datetime.fromtimestamp(value, UTC)
         return datetime.now(UTC) + timedelta(seconds=value)
+
+    def database_shift(self) -> float:
+        """Seconds the tests add to the database server's real clock just now."""
+        return (self._database or self).timestamp() - time.time()
 
 
 class ShiftedClockRefused(Exception):
@@ -110,6 +118,8 @@ def shifted_clock_from_environ(environ: Mapping[str, str], *urls: str) -> Offset
             raise ShiftedClockRefused(
                 f"{TEST_CLOCK_FILE_ENV} is set but {url} is not a loopback http:// address: the "
                 "test clock is refused outside tests; unset it")
-    if not Path(path).is_file():
-        raise ShiftedClockRefused(f"{TEST_CLOCK_FILE_ENV} names {path}, which is not a file")
-    return OffsetClock(Path(path))
+    database = environ.get(TEST_DATABASE_CLOCK_FILE_ENV, "")
+    for name, value in ((TEST_CLOCK_FILE_ENV, path), (TEST_DATABASE_CLOCK_FILE_ENV, database)):
+        if value and not Path(value).is_file():
+            raise ShiftedClockRefused(f"{name} names {value}, which is not a file")
+    return OffsetClock(Path(path), database=OffsetClock(Path(database)) if database else None)

@@ -74,6 +74,22 @@ class _Section(BaseModel):
         return out
 
 
+class KeyringSettings(_Section):
+    # Set: the data keys live in the database, wrapped by this key, and every replica reads
+    # them (give the same value to each; ``master_key_file`` = a path holding it). Unset: the
+    # keys live in data_dir/keyring.json (one machine).
+    master_key: str = ""
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, value: str) -> str:
+        if value:
+            from authgate.keyring import parse_master_key
+
+            parse_master_key(value)
+        return value
+
+
 class SessionSettings(_Section):
     lifetime: Duration = timedelta(days=7)
     cookie_name: str = "authgate_session"
@@ -289,6 +305,7 @@ class Settings(BaseModel):
     session: SessionSettings = SessionSettings()
     login: LoginSettings = LoginSettings()
     vault: VaultSettings = VaultSettings()
+    keyring: KeyringSettings = KeyringSettings()
     proxy: ProxySettings = ProxySettings()
     # Optional: without it no Telegram message is ever sent.
     telegram: TelegramSettings | None = None

@@ -83,10 +83,22 @@ class ProviderUnavailable(ProviderError):
         super().__init__(detail, transient=True, retry_after=retry_after)
 
 
+class DatabaseUnavailable(AuthgateError):
+    """The database does not answer (stopped, restarting, unreachable): try again shortly."""
+
+    error = "database_unavailable"
+
+    def __init__(self, detail: str = "The database is not answering; try again shortly.", *,
+                 retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 __all__ = [
     "AuthgateError",
     "ConfigError",
     "Conflict",
+    "DatabaseUnavailable",
     "FlowError",
     "Forbidden",
     "IdTokenError",

@@ -6,6 +6,9 @@ from prometheus_client import Counter, Histogram
 
 REFRESHES = Counter("authgate_refreshes_total", "Token refresh attempts by outcome",
                     ["provider", "outcome"])
+CLAIMS = Counter("authgate_refresh_claims_total",
+                 "Refresh claims asked for: won, or lost to another refresher (wasted)",
+                 ["result"])
 TOKENS_SERVED = Counter("authgate_tokens_served_total", "Access tokens handed out", ["provider"])
 PROXIED = Counter("authgate_proxy_requests_total", "API calls forwarded by the proxy",
                   ["provider", "status"])

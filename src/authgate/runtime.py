@@ -15,14 +15,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from authgate.apikeys import ApiKeys
 from authgate.clock import Clock, SystemClock
 from authgate.config import Settings
+from authgate.errors import ConfigError
 from authgate.flows import FlowStore
-from authgate.keyring import Keyring, keyring_path
+from authgate.keyring import (
+    Keyring,
+    KeyringError,
+    derive_key,
+    keyring_path,
+    parse_master_key,
+)
 from authgate.outbox.message import Channel, Router
 from authgate.outbox.store import Outbox
 from authgate.outbox.worker import DeliveryWorker
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
+from authgate.store.data_keys import DatabaseKeys, has_data_keys
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -30,11 +38,13 @@ from authgate.store.db import (
     migrate,
     prepare_data_dir,
 )
+from authgate.store.db_clock import DatabaseClock
 from authgate.telegram.bot_api import BotApi
 from authgate.telegram.channel import TELEGRAM_CHANNEL, TelegramChannel, TelegramRouter
 from authgate.telegram.chats import TelegramChats
 from authgate.telegram.reconnect import ReconnectNotifier
 from authgate.vault.connections import ConnectionStore
+from authgate.vault.journal import PairJournal
 from authgate.vault.links import ConnectLinks
 from authgate.vault.service import Vault
 from authgate.webhooks.channel import WebhookChannel
@@ -44,10 +54,43 @@ from authgate.webhooks.endpoints import WebhookEndpoints
 CSRF_KEY_FILE = "csrf.key"
 
 
+def open_keyring(settings: Settings, db: sessionmaker[Session]) -> Keyring:
+    """The data keys: in the database under the master key when one is given, else in
+    data_dir/keyring.json. A database whose keys need a master key this process lacks (or does
+    not match) is a configuration error: the process must not start, nor make a key of its own."""
+    master = settings.keyring.master_key
+    if not master:
+        if has_data_keys(db):
+            raise ConfigError(
+                "keyring.master_key: this database's encryption keys are wrapped by a master "
+                "key and none is given (set AUTHGATE_KEYRING__MASTER_KEY or "
+                "keyring.master_key_file to the key the other replicas use)",
+                error="master_key_missing")
+        prepare_data_dir(settings.data_dir)
+        return Keyring(keyring_path(settings.data_dir))
+    source = DatabaseKeys(db, parse_master_key(master))
+    legacy = keyring_path(settings.data_dir)
+    try:
+        source.initialize(legacy if legacy.exists() else None)
+        return Keyring(source)
+    except KeyringError as exc:
+        raise ConfigError(f"keyring.master_key: {exc.detail} (is it the master key the other "
+                          "replicas use?)", error="master_key_wrong") from None
+
+
+def csrf_key(settings: Settings) -> bytes:
+    master = settings.keyring.master_key
+    if master:
+        return derive_key(parse_master_key(master), "csrf")
+    return read_or_create_key(settings.data_dir / CSRF_KEY_FILE)
+
+
 @dataclass
 class Runtime:
     settings: Settings
     clock: Clock
+    # The database server's time, which every replica shares: the vault's clock.
+    db_clock: DatabaseClock
     engine: Engine
     db: sessionmaker[Session]
     keyring: Keyring
@@ -66,7 +109,8 @@ class Runtime:
     telegram_chats: TelegramChats
     # Asks tg:<chat_id> owners to connect again; None without [telegram].
     telegram: ReconnectNotifier | None
-    # Signs the forms' CSRF tokens; one file per data_dir, so every worker accepts every form.
+    # Signs the forms' CSRF tokens: one file per data_dir, so every worker accepts every form;
+    # with a master key, derived from it, so that every replica does.
     csrf_key: bytes
 
     @classmethod
@@ -74,11 +118,20 @@ class Runtime:
              transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
         """Create data_dir, open and migrate the database, load (or create) the keys."""
         clock = clock or SystemClock()
-        prepare_data_dir(settings.data_dir)
-        engine = make_engine(database_url(settings.database_url, settings.data_dir))
+        url = database_url(settings.database_url, settings.data_dir)
+        if url.startswith("sqlite"):
+            prepare_data_dir(settings.data_dir)
+        engine = make_engine(url)
         migrate(engine)
         db = make_sessionmaker(engine)
-        keyring = Keyring(keyring_path(settings.data_dir))
+        try:
+            keyring = open_keyring(settings, db)  # may refuse: nothing is created before it
+        except BaseException:
+            engine.dispose()
+            raise
+        prepare_data_dir(settings.data_dir)
+        db_clock = DatabaseClock(clock, engine)
+        db_clock.sync()
         timeout = settings.vault.http_timeout.total_seconds()
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
@@ -92,8 +145,8 @@ class Runtime:
         if settings.telegram is not None:
             routers.append(TelegramRouter())
         outbox = Outbox(db, routers=routers)
-        vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, clock,
-                      settings.vault)
+        vault = Vault(ConnectionStore(db, keyring, outbox), providers, http, db_clock,
+                      settings.vault, journal=PairJournal(settings.data_dir, keyring))
         signin = SigninServices.build(settings, providers=providers, db=db, keyring=keyring,
                                       clock=clock, http=http, flows=flows, outbox=outbox)
         links = ConnectLinks(db)
@@ -107,16 +160,18 @@ class Runtime:
             telegram = ReconnectNotifier(
                 settings.telegram, bot=bot, links=links, chats=telegram_chats,
                 connections=vault.store, providers=vault.providers,
-                public_url=settings.public_url, clock=clock)
+                public_url=settings.public_url, clock=db_clock)
             channels[TELEGRAM_CHANNEL] = TelegramChannel(telegram)
-        delivery = DeliveryWorker(outbox, channels, clock)
-        return cls(settings=settings, clock=clock, engine=engine, db=db, keyring=keyring,
-                   http=http, providers=providers, vault=vault, flows=flows,
+        # Leases and retry times are compared across replicas: the database's clock.
+        delivery = DeliveryWorker(outbox, channels, db_clock)
+        return cls(settings=settings, clock=clock, db_clock=db_clock, engine=engine, db=db,
+                   keyring=keyring, http=http, providers=providers, vault=vault, flows=flows,
                    links=links, apikeys=ApiKeys(db), signin=signin,
                    outbox=outbox, webhooks=webhooks, webhook_channel=webhook_channel,
                    delivery=delivery, telegram_chats=telegram_chats, telegram=telegram,
-                   csrf_key=read_or_create_key(settings.data_dir / CSRF_KEY_FILE))
+                   csrf_key=csrf_key(settings))
 
     async def aclose(self) -> None:
+        await self.vault.refresher.aclose()
         await self.http.aclose()
         self.engine.dispose()

@@ -14,6 +14,9 @@ class SingleFlight(Generic[K, T]):
     def __init__(self) -> None:
         self._running: dict[K, asyncio.Future[T]] = {}
 
+    def running(self, key: K) -> bool:
+        return key in self._running
+
     async def run(self, key: K, start: Callable[[], Awaitable[T]]) -> T:
         """The result of the task running for ``key``, starting one with ``start`` if none is.
 
@@ -25,4 +28,6 @@ class SingleFlight(Generic[K, T]):
             task = asyncio.ensure_future(start())
             self._running[key] = task
             task.add_done_callback(lambda _t: self._running.pop(key, None))
+            # Retrieved even when every caller was cancelled: no "exception never retrieved".
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(task)

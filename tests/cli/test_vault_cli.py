@@ -17,8 +17,11 @@ from tests.harness import (
     assert_no_secrets,
     bound,
     connect_hh,
+    free_port,
     open_connect_link,
+    wait_until,
 )
+from tests.stacks import seed_connections
 
 
 def test_token_json_and_status(stack_factory):
@@ -119,3 +122,27 @@ def test_token_takes_the_short_way_only_for_a_token_handed_out_as_stored(stack_f
     assert stack.devidp.hh_stats()["refreshes_ok"] == 1
     again, loaded = token()
     assert (again, loaded) == (refreshed, "False")
+
+
+def test_a_second_server_on_one_sqlite_database_is_refused(stack_factory):
+    stack = stack_factory()
+    second = stack.gateway.cli_process("serve", "--listen", f"127.0.0.1:{free_port()}",
+                                       check=False)
+    assert second.returncode == 2, second.stderr
+    assert "SQLite is for one server process" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert httpx.get(f"{stack.gateway.url}/readyz").status_code == 200  # the first one goes on
+
+
+def test_refresh_due_beside_a_server_counts_only_its_own_refreshes(stack_factory):
+    stack = stack_factory()
+    stack.devidp.control("hh/latency", {"ms": 20})
+    seed_connections(stack, 8, expired=True)  # the server's engine starts on them at once
+    line = stack.gateway.cli("refresh", "--due").stdout
+    mine = int(line.split("refreshed ", 1)[1].split(",", 1)[0])
+    wait_until(lambda: stack.devidp.hh_stats()["refreshes_ok"] == 8, "all eight refreshed")
+    server = httpx.get(f"{stack.gateway.url}/metrics").text
+    won = sum(float(row.rsplit(" ", 1)[1]) for row in server.splitlines()
+              if row.startswith('authgate_refresh_claims_total{result="won"}'))
+    assert mine + won == 8, (line, won)
+    assert stack.devidp.hh_stats()["already_refreshed"] == 0

@@ -106,3 +106,16 @@ def test_compose_essentials() -> None:
     assert not [line for line in text.splitlines()
                 if "postgresql://" in line and not line.lstrip().startswith("#")]
     assert "127.0.0.1:8000:8000" in text
+
+
+def test_compose_has_a_two_replica_profile_sharing_the_master_key() -> None:
+    text = render_compose()
+    second = text.split("  authgate-2:", 1)[1].split("\n  postgres:", 1)[0]
+    assert 'profiles: ["replicas"]' in second and text.count("profiles:") == 1
+    # Both replicas are the shared definition: the master key, as a secret file, for each.
+    assert text.count("<<: *authgate") == 2
+    assert "AUTHGATE_KEYRING__MASTER_KEY_FILE: /run/secrets/master_key" in text
+    assert "file: ./secrets/master_key" in text
+    assert '"127.0.0.1:8001:8000"' in second
+    # A data directory of its own (its journal of pairs waiting for the database).
+    assert "authgate-2-data:/var/lib/authgate" in second

@@ -12,6 +12,7 @@ from tests.harness import (
     connect_hh,
     open_connect_link,
     run_cli,
+    wait_until,
 )
 
 
@@ -23,8 +24,18 @@ def test_provider_faults_are_retried_and_nothing_is_lost(stack_factory, mode):
     # below) meets both faults.
     stack.devidp.control("hh/faults", {"mode": mode, "count": 2, "retry_after": 1})
     stack.expire_tokens()
-    answer = httpx.get(f"{stack.gateway.url}/api/v1/connections/hh/f/token",
-                       headers=stack.auth, timeout=bound(60))
+
+    def answer_or_wait() -> httpx.Response | None:
+        # A bot gets 503 + Retry-After rather than waiting long; retried, it gets the token.
+        response = httpx.get(f"{stack.gateway.url}/api/v1/connections/hh/f/token",
+                             headers=stack.auth, timeout=bound(60))
+        if response.status_code == 503:
+            assert int(response.headers["Retry-After"]) >= 1, response.text
+            return None
+        return response
+
+    answer = wait_until(answer_or_wait, "the token after the faults", idle_bound=60,
+                        interval=0.5)
     assert answer.status_code == 200, answer.text
     token = answer.json()["access_token"]
     me = httpx.get(f"{stack.devidp.url}/hh/me", headers={
@@ -134,3 +145,18 @@ def test_api_errors_are_json_never_500(stack_factory):
                              headers={"Content-Type": "application/json"})
         assert 400 <= answer.status_code < 500, (path, answer.status_code)
         assert set(answer.json()) == {"error", "detail"}
+
+
+def test_a_hanging_provider_gives_bots_503_with_retry_after_not_a_long_wait(stack_factory):
+    # The gateway would wait for the provider for minutes; the bot's request must not.
+    stack = stack_factory(http_timeout="300s")
+    connect_hh(stack.gateway.url, stack.api_key, owner="h")
+    stack.devidp.control("hh/config", {"hang_seconds": 300})
+    stack.devidp.control("hh/faults", {"mode": "hang", "count": 1})
+    stack.expire_tokens()
+    answer = httpx.get(f"{stack.gateway.url}/api/v1/connections/hh/h/token",
+                       headers=stack.auth, timeout=bound(60))
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["Retry-After"]) >= 1
+    assert answer.json()["error"] == "provider_unavailable"
+    stack.devidp.control("hh/faults", {"mode": None})

@@ -194,3 +194,27 @@ async def test_expired_token_and_provider_down_is_503_provider_unavailable(runti
     assert status_of(caught.value) == 503
     assert played.refresh_tokens == ["R1"] * 3
     assert runtime.vault.store.get("api", "o").status == "active"  # type: ignore[union-attr]
+
+
+async def test_hh_token_not_expired_on_demand_serves_the_stored_token(runtime, played, clock):
+    """hh.ru's own word that the token is valid: the bot gets it, at once, not a 503."""
+    await _connect(runtime, "hh")
+    clock.advance(61)  # expired by our clock, not yet by hh.ru's
+    played.error(400, "invalid_grant", "token not expired")
+    issued = await runtime.vault.token("hh", "o")
+    assert issued.access_token == "A1"
+    assert issued.expires_at is not None and issued.expires_at > clock.now()
+    assert played.refresh_tokens == ["R1"]  # asked once, not three times
+
+
+async def test_a_providers_retry_after_is_honoured_on_demand(runtime, played, clock):
+    await _connect(runtime, "api")
+    clock.advance(61)
+    played.error(429, "slow_down", headers={"Retry-After": "20"})
+    with pytest.raises(ProviderUnavailable) as caught:
+        await runtime.vault.token("api", "o")
+    assert caught.value.retry_after is not None and caught.value.retry_after >= 20
+    # The next bot request within those 20 s does not ask the provider again.
+    with pytest.raises(ProviderUnavailable):
+        await runtime.vault.token("api", "o")
+    assert played.refresh_tokens == ["R1"]

@@ -52,6 +52,8 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
 
     from authgate.config import CONFIG_ENV
     from authgate.logs import configure_logging
+    from authgate.store.db import database_url
+    from authgate.store.server_lock import hold_server_lock
 
     if config is not None:
         os.environ[CONFIG_ENV] = str(Path(config).resolve())
@@ -60,6 +62,8 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
     private_umask()
     settings = load(None)  # checked here, so that a bad value stops before any worker starts
     configure_logging(settings.log_format, settings.log_level)
+    with failures_exit():  # a second server on one SQLite file: refused, exit 2
+        lock = hold_server_lock(database_url(settings.database_url, settings.data_dir))
     if workers == 1:
         uvicorn.run(worker_app(), host=settings.listen_host, port=settings.listen_port,
                     **_UVICORN)
@@ -67,3 +71,5 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
         settings_clock(settings)  # a test clock where it must not take effect: exit 2 here
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers,
                     host=settings.listen_host, port=settings.listen_port, **_UVICORN)
+    if lock is not None:
+        lock.close()

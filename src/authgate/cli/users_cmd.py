@@ -252,6 +252,17 @@ def keys_rotate(config: ConfigOption = None) -> None:
               f"signing key {signing_kid}", highlight=False)
 
 
+@keys_app.command("master-key")
+def keys_master_key() -> None:
+    """Print a new master key, for [keyring] master_key (the same on every replica).
+
+    Keep it out of the database's backups: it is what makes them unreadable to others.
+    """
+    from authgate.keyring import new_master_key
+
+    out.print(new_master_key(), highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(keys_app, name="keys")

@@ -16,13 +16,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
+from authgate.clock import SystemClock
 from authgate.config import Settings
 from authgate.deploy import doctor_net
 from authgate.deploy.doctor_check import Check
 from authgate.errors import AuthgateError
-from authgate.keyring import Keyring, keyring_path
+from authgate.keyring import Keyring, keyring_path, parse_master_key
+from authgate.store.data_keys import DatabaseKeys, has_data_keys
 from authgate.store.db import (
     database_url,
     make_engine,
@@ -30,6 +32,7 @@ from authgate.store.db import (
     ping,
     schema_is_current,
 )
+from authgate.store.db_clock import SKEW_WARNING_SECONDS, DatabaseClock
 from authgate.store.models import Connection, User
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
 
@@ -55,10 +58,13 @@ async def run_doctor(
     sqlite_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     if sqlite_file is not None and sqlite_file.exists():  # a missing one: see "database"
         checks.append(_private_file("database file", sqlite_file, also=("-wal", "-shm")))
-    db_checks, connection_count = await asyncio.to_thread(_database, url, sqlite_file, key)
+    master = settings.keyring.master_key
+    db_checks, connection_count = await asyncio.to_thread(
+        _database, url, sqlite_file, key, parse_master_key(master) if master else None)
     if any(c.name == "database" and c.ok for c in db_checks):
         db_checks.append(await asyncio.to_thread(_signin, settings, url, config_path))
-    checks.append(_key_file(key, connection_count))
+    if not master:
+        checks.append(_key_file(key, connection_count))
     checks.extend(db_checks)
     checks.extend(await _network(settings, http, registered_redirect_uris or {}))
     return checks
@@ -121,8 +127,10 @@ def _with_connect_timeout(url: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}connect_timeout={DB_CONNECT_TIMEOUT}"
 
 
-def _database(url: str, sqlite_file: Path | None, key: Path) -> tuple[list[Check], int | None]:
-    """Reachable and migrated; then the connections that need their owner to connect again."""
+def _database(url: str, sqlite_file: Path | None, key: Path,
+              master: bytes | None) -> tuple[list[Check], int | None]:
+    """Reachable and migrated; the keys; then the connections that need their owner to connect
+    again."""
     if sqlite_file is not None and not sqlite_file.exists():
         return [Check("database", False, f"{sqlite_file} does not exist", INIT_HINT)], None
     try:
@@ -142,18 +150,51 @@ def _database(url: str, sqlite_file: Path | None, key: Path) -> tuple[list[Check
             return [Check("database", False, f"{where} reachable, but the schema is not current",
                           INIT_HINT.replace("creates and migrates", "migrates"))], None
         checks = [Check("database", True, f"{where} reachable, schema current")]
+        if sqlite_file is None:
+            checks.append(_database_clock(engine))
+        db = make_sessionmaker(engine)
+        if master is not None and not has_data_keys(db):
+            return [*checks, Check("encryption keys", True, "none in the database yet: the "
+                                   "first start with the master key creates them",
+                                   warning=True)], 0
+        if master is not None:
+            try:
+                keyring = Keyring(DatabaseKeys(db, master))
+            except AuthgateError as exc:
+                return [*checks, Check("encryption keys", False, exc.detail,
+                                       "give every replica the same [keyring] master_key")], None
+            checks.append(Check("encryption keys", True,
+                                "in the database, opened with the master key"))
+            views = ConnectionStore(db, keyring).list_connections()
+            return [*checks, _connections(views)], len(views)
+        if sqlite_file is None:
+            checks.append(Check("encryption keys", True, f"in {key}: this machine only",
+                                "several replicas need one keyring: set [keyring] master_key "
+                                "(authgate keys master-key), the same on each", warning=True))
         if not key.exists():
             # Only count: opening the keyring would create a new, wrong key file.
             with engine.connect() as conn:
                 count = conn.scalar(select(func.count()).select_from(Connection))
             return checks, int(count or 0)
         try:
-            views = ConnectionStore(make_sessionmaker(engine), Keyring(key)).list_connections()
+            views = ConnectionStore(db, Keyring(key)).list_connections()
         except AuthgateError as exc:
             return [*checks, Check("connections", False, exc.detail)], None
         return [*checks, _connections(views)], len(views)
     finally:
         engine.dispose()
+
+
+def _database_clock(engine: Engine) -> Check:
+    """This machine's clock against the database server's, which every replica goes by."""
+    skew = DatabaseClock(SystemClock(), engine).sync() or 0.0
+    label = "database clock"
+    if abs(skew) > SKEW_WARNING_SECONDS:
+        return Check(label, True, f"this machine's clock is {skew:+.1f} s off the database's",
+                     "authgate goes by the database's time, so tokens stay right; still, "
+                     "synchronize this machine's clock (systemd-timesyncd, chrony)", warning=True)
+    return Check(label, True, f"within {SKEW_WARNING_SECONDS:.0f} s of the database's "
+                              f"({skew:+.3f} s)")
 
 
 def _login_providers(settings: Settings) -> list[str]:

@@ -189,7 +189,10 @@ class HhEndpoints:
             except HhError as err:
                 log.info("hh: token request refused: %s / %s", err.error, err.description)
                 return token_error(err)
-            if fault is not None:  # the grant is spent and the client never learns
+            if fault is not None and fault.mode == "hold":  # spent now, answered late
+                stats["faults_injected"] += 1
+                await self.faults.hold()
+            elif fault is not None:  # the grant is spent and the client never learns
                 stats["faults_injected"] += 1
                 return await self.faults.respond(fault)
             return JSONResponse(answer, headers={"Cache-Control": "no-store"})

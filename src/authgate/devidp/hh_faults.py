@@ -16,8 +16,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 # "lost_response" and "spend_and_hold" are handled by the endpoint: the request is processed,
 # then the answer is lost (at once, or after being held until the test releases it: a client
 # killed while it waits has spent the grant and never learns the new tokens).
-FAULT_MODES = ("500", "html", "badjson", "hang", "429", "lost_response", "spend_and_hold")
-SPENDING_MODES = ("lost_response", "spend_and_hold")
+FAULT_MODES = ("500", "html", "badjson", "hang", "429", "lost_response", "spend_and_hold",
+               "hold")
+# The grant is made (the refresh token spent) before these answer: "hold" answers it late, the
+# others never.
+SPENDING_MODES = ("lost_response", "spend_and_hold", "hold")
 
 _HTML_ERROR = (
     "<html><head><title>502 Bad Gateway</title></head>"
@@ -75,20 +78,24 @@ class HhFaults:
         if self.latency_ms > 0:
             await asyncio.sleep(self.latency_ms / 1000)
 
+    async def hold(self) -> None:
+        """Until ``release`` (or hang_seconds)."""
+        if self._release is None:
+            self._release = asyncio.Event()
+        self.holding += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self.hang_seconds)
+        finally:
+            self.holding -= 1
+
     async def respond(self, fault: Fault) -> Response:
         """The broken answer for ``fault``, after any hang; nothing in the model was touched."""
         if fault.mode == "hang":
             await asyncio.sleep(self.hang_seconds)
             return PlainTextResponse("Gateway Timeout", status_code=fault.status or 504)
         if fault.mode == "spend_and_hold":
-            if self._release is None:
-                self._release = asyncio.Event()
-            self.holding += 1
-            try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._release.wait(), self.hang_seconds)
-            finally:
-                self.holding -= 1
+            await self.hold()
         if fault.mode == "429":
             return JSONResponse(
                 {"errors": [{"type": "too_many_requests"}]},

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions (a test holds the two together). Every command
 # opens the database; knowing the head without alembic spares each one alembic's import.
-HEAD_REVISION = "0007_telegram_chats"
+HEAD_REVISION = "0008_replicas"
 
 
 def database_url(setting: str, data_dir: Path) -> str:
@@ -78,13 +78,28 @@ def _alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# pg_advisory_lock's key for migrations ("migr" in ASCII): replicas starting together on an
+# empty database migrate one after the other, not into each other.
+_MIGRATION_LOCK = 0x6D696772
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent; alembic runs only when behind)."""
     if current_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), "head")
+    if engine.dialect.name != "postgresql":
+        command.upgrade(_alembic_config(engine), "head")
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        try:
+            if current_revision(engine) != HEAD_REVISION:  # another replica may have done it
+                command.upgrade(_alembic_config(engine), "head")
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+            lock.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

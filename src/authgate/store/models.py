@@ -175,6 +175,10 @@ class Connection(Base):
     # Set (and committed) before a refresh token is sent; cleared with the result. If it is still
     # set after a crash, the token may have been consumed and must not be sent blindly again.
     refresh_started_at: Mapped[datetime | None]
+    # The process holding the refresh claim, and the end of its lease (the database's time); the
+    # holder renews the lease while it works, so a dead holder's claim is taken over in seconds.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -190,6 +194,17 @@ class TelegramChat(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     language: Mapped[str | None] = mapped_column(String(8))
     last_message_at: Mapped[datetime | None]
+
+
+class DataKey(Base):
+    """An encryption key for secrets at rest, wrapped by the master key (``[keyring]``)."""
+
+    __tablename__ = "data_keys"
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The current key has the highest seq; keys merged in from keyring.json files get lower ones.
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    wrapped: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class SigningKey(Base):

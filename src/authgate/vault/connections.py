@@ -1,9 +1,22 @@
 """Connections in the database: tokens encrypted with the keyring, refreshes claimed atomically.
 
-A refresh is *claimed* with one conditional UPDATE that sets ``refresh_started_at`` (committed
-before the refresh token leaves the process). That makes one refresher win across threads and
-processes, and leaves a mark if the process dies mid-flight: the claim then goes stale after
-``lease`` and the engine may look at the connection again.
+A refresh is *claimed* (committed before the refresh token leaves the process): the claim sets
+``refresh_started_at``, names its holder (``claimed_by``, one string per process) and holds until
+``claim_until``, a short lease the holder renews while it works (``renew_claims``). That makes one
+refresher win across threads, processes and replicas, and leaves a mark if the process dies
+mid-flight: its lease then runs out within seconds and another refresher takes the claim over.
+
+The engine claims due connections in batches (``claim_due``: ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so that replicas polling together each get different rows instead of fighting over the
+same ones); a bot's request claims its one connection (``claim_refresh``).
+
+Every final write is conditional, so that a refresher that lost its claim (its lease ran out while
+it was cut off) can never undo another's work: ``complete_refresh`` stores a pair only while the
+connection is at the generation the refresh started from (a pair the provider just issued is kept
+unless a newer one is stored already); ``release_claim`` and ``mark_needs_reauth`` change the row
+only for the claim's holder, at that generation.
+
+All times passed in are the database's (``authgate.store.db_clock``), never one replica's own.
 """
 
 from __future__ import annotations
@@ -12,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import NotFound
@@ -50,6 +63,8 @@ class ConnectionView:
     created_at: datetime
     # Provider values sent back on refresh (VK ID's device_id); not secrets, never listed.
     extras: Mapping[str, str] = field(default_factory=dict, repr=False)
+    claimed_by: str | None = None
+    claim_until: datetime | None = None
 
     @classmethod
     def of(cls, row: Connection) -> ConnectionView:
@@ -60,6 +75,7 @@ class ConnectionView:
             last_refresh_at=row.last_refresh_at, refresh_started_at=row.refresh_started_at,
             attempts=row.attempts, last_error=row.last_error, generation=row.generation,
             created_at=row.created_at, extras=dict(row.extras or {}),
+            claimed_by=row.claimed_by, claim_until=row.claim_until,
         )
 
 
@@ -67,6 +83,22 @@ class ConnectionView:
 class Secrets:
     access_token: str
     refresh_token: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A refresh this process holds: the connection as claimed, and what it needs to send."""
+
+    conn: ConnectionView
+    secrets: Secrets
+    # A claim was left by a refresher that died mid-refresh: the provider may have used the
+    # refresh token already.
+    recovering: bool
+
+
+def _claim_free(now: datetime) -> ColumnElement[bool]:
+    """Nobody holds the claim: never taken, released, or its lease has run out."""
+    return or_(Connection.claim_until.is_(None), Connection.claim_until < now)
 
 
 class ConnectionStore:
@@ -126,17 +158,10 @@ class ConnectionStore:
         with self._db() as s:
             return [ConnectionView.of(r) for r in s.scalars(query)]
 
-    def due(self, now: datetime, *, lease: timedelta, limit: int) -> list[ConnectionView]:
+    def due(self, now: datetime, *, limit: int) -> list[ConnectionView]:
         """Active connections whose refresh time has come and that nobody is refreshing."""
-        query = (
-            select(Connection)
-            .where(Connection.status == ACTIVE, Connection.next_refresh_at <= now,
-                   or_(Connection.refresh_started_at.is_(None),
-                       Connection.refresh_started_at < now - lease))
-            .order_by(Connection.next_refresh_at).limit(limit)
-        )
         with self._db() as s:
-            return [ConnectionView.of(r) for r in s.scalars(query)]
+            return [ConnectionView.of(r) for r in s.scalars(_due_query(now, limit))]
 
     # -- writing ----------------------------------------------------------------------------
     def save_tokens(self, provider: str, owner: str, tokens: TokenResponse, account: Account,
@@ -161,34 +186,67 @@ class ConnectionStore:
             self._publish(s, events.CONNECTION_CREATED, row, now, reconnected=reconnected)
             return ConnectionView.of(row)
 
-    def claim_refresh(self, conn: ConnectionView, *, now: datetime,
-                      lease: timedelta) -> Secrets | None:
-        """Claim the refresh; the winner gets the tokens it needs, in the same transaction."""
+    def claim_due(self, now: datetime, *, holder: str, lease: timedelta,
+                  limit: int) -> list[Claim]:
+        """Claim up to ``limit`` due connections for ``holder``, with their secrets, in one
+        transaction. Rows another transaction is claiming are skipped, not waited for."""
+        with self._db.begin() as s:
+            rows = list(s.scalars(_due_query(now, limit)
+                                  .with_for_update(skip_locked=True, of=Connection)))
+            claims = []
+            for row in rows:
+                recovering = row.refresh_started_at is not None
+                row.refresh_started_at, row.claimed_by = now, holder
+                row.claim_until = now + lease
+                claims.append(Claim(ConnectionView.of(row), self._decrypt(row), recovering))
+            return claims
+
+    def claim_refresh(self, conn: ConnectionView, *, now: datetime, holder: str,
+                      lease: timedelta) -> Claim | None:
+        """Claim one connection's refresh, if it is still at ``conn``'s generation and nobody
+        holds it; the winner gets the tokens it needs, in the same transaction."""
         with self._db.begin() as s:
             result = s.execute(
                 update(Connection)
                 .where(Connection.id == conn.id, Connection.generation == conn.generation,
-                       Connection.status == ACTIVE,
-                       or_(Connection.refresh_started_at.is_(None),
-                           Connection.refresh_started_at < now - lease))
-                .values(refresh_started_at=now)
+                       Connection.status == ACTIVE, _claim_free(now))
+                .values(refresh_started_at=now, claimed_by=holder, claim_until=now + lease)
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return None
             row = s.get(Connection, conn.id)
-            return self._decrypt(row) if row is not None else None
+            if row is None:
+                return None
+            return Claim(ConnectionView.of(row), self._decrypt(row),
+                         recovering=conn.refresh_started_at is not None)
+
+    def renew_claims(self, holder: str, *, now: datetime, lease: timedelta) -> int:
+        """Extend the lease of every claim ``holder`` still holds; returns how many."""
+        with self._db.begin() as s:
+            result = s.execute(
+                update(Connection)
+                .where(Connection.claimed_by == holder, Connection.claim_until.is_not(None))
+                .values(claim_until=now + lease))
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def complete_refresh(self, conn: ConnectionView, tokens: TokenResponse, *, now: datetime,
-                         next_refresh_at: datetime | None) -> ConnectionView:
-        """Store the new pair in one transaction; the old refresh token is gone with it."""
+                         next_refresh_at: datetime | None) -> ConnectionView | None:
+        """Store the new pair in one transaction; the old refresh token is gone with it.
+
+        Only while the row is at ``conn``'s generation: None when a newer pair is stored already
+        (this refresher's lease ran out and another one finished first). Raises NotFound when the
+        connection was removed."""
         with self._db.begin() as s:
             row = s.get(Connection, conn.id, with_for_update=True)
             if row is None:
                 raise NotFound("the connection was removed while it was being refreshed")
-            previous_refresh = self._decrypt(row).refresh_token
-            if tokens.refresh_token is None and previous_refresh is not None:
+            if row.generation != conn.generation:
+                return None
+            if tokens.refresh_token is None and row.refresh_token_enc:
                 # RFC 6749 §6: no new refresh token means the old one stays valid.
-                tokens = TokenResponse(**{**tokens.__dict__, "refresh_token": previous_refresh})
+                previous = self._keyring.decrypt(row.refresh_token_enc,
+                                                 secret_aad(row.provider, row.owner, "refresh"))
+                tokens = TokenResponse(**{**tokens.__dict__, "refresh_token": previous})
             self._apply_tokens(row, tokens, now=now, next_refresh_at=next_refresh_at)
             row.last_refresh_at = now
             row.generation += 1
@@ -198,12 +256,15 @@ class ConnectionStore:
 
     def release_claim(self, conn: ConnectionView, *, now: datetime, retry_at: datetime | None,
                       error: str | None, count_attempt: bool) -> ConnectionView | None:
-        """Give the claim up without new tokens; None when the connection was removed."""
+        """Give the claim up without new tokens. None when the connection was removed; the row
+        unchanged when the claim is no longer ``conn``'s (another refresher holds it now)."""
         with self._db.begin() as s:
             row = s.get(Connection, conn.id, with_for_update=True)
             if row is None:
                 return None
-            row.refresh_started_at = None
+            if not _holds(row, conn):
+                return ConnectionView.of(row)
+            row.refresh_started_at = row.claimed_by = row.claim_until = None
             if retry_at is not None:
                 row.next_refresh_at = retry_at
             if count_attempt:
@@ -215,13 +276,18 @@ class ConnectionStore:
 
     def mark_needs_reauth(self, conn: ConnectionView, *, now: datetime,
                           reason: str) -> ConnectionView | None:
-        """Stop refreshing until the owner connects again; None when the connection was removed."""
+        """Stop refreshing until the owner connects again. None when the connection was removed;
+        the row unchanged when the claim is no longer ``conn``'s (another refresher may have
+        stored a good pair)."""
         with self._db.begin() as s:
             row = s.get(Connection, conn.id, with_for_update=True)
             if row is None:
                 return None
+            if not _holds(row, conn):
+                return ConnectionView.of(row)
             incident = row.status != NEEDS_REAUTH  # one event per incident, not per refusal
             row.status, row.refresh_started_at, row.next_refresh_at = NEEDS_REAUTH, None, None
+            row.claimed_by = row.claim_until = None
             row.last_error, row.updated_at = reason, now
             s.flush()
             if incident:
@@ -280,7 +346,7 @@ class ConnectionStore:
                           if tokens.expires_in is not None else None)
         row.next_refresh_at = next_refresh_at if row.refresh_token_enc else None
         row.status = ACTIVE
-        row.refresh_started_at = None
+        row.refresh_started_at = row.claimed_by = row.claim_until = None
         row.attempts = 0
         row.last_error = None
         row.updated_at = now
@@ -293,3 +359,15 @@ class ConnectionStore:
                                                  secret_aad(row.provider, row.owner, "refresh"))
                            if row.refresh_token_enc else None),
         )
+
+
+def _due_query(now: datetime, limit: int) -> Select[Connection]:
+    return (select(Connection)
+            .where(Connection.status == ACTIVE, Connection.next_refresh_at <= now,
+                   _claim_free(now))
+            .order_by(Connection.next_refresh_at).limit(limit))
+
+
+def _holds(row: Connection, conn: ConnectionView) -> bool:
+    """Is the row still under the claim that ``conn`` (as claimed) records?"""
+    return row.generation == conn.generation and row.claimed_by == conn.claimed_by

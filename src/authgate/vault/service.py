@@ -33,15 +33,20 @@ from authgate.providers.base import Account, Provider
 from authgate.providers.registry import Providers
 from authgate.singleflight import SingleFlight
 from authgate.vault.connections import NEEDS_REAUTH, ConnectionStore, ConnectionView
+from authgate.vault.journal import PairJournal
 from authgate.vault.records import APPLICATION_OWNER as APPLICATION_OWNER
 from authgate.vault.records import MIN_VALIDITY as MIN_VALIDITY
-from authgate.vault.refresh import Refresher, RefreshOutcome
+from authgate.vault.refresh import Refresher, RefreshOutcome, pending_view
 
 log = logging.getLogger("authgate.vault")
 
 # On-demand refreshes retry transient failures this many times before giving up for the request.
 ON_DEMAND_ATTEMPTS = 3
 ON_DEMAND_MAX_WAIT = 5.0
+# A bot's request gets its answer within this (bots' HTTP clients give up after 10-30 s): past it,
+# 503 with Retry-After while the refresh goes on and stores its pair for the next request.
+ON_DEMAND_DEADLINE = 5.0
+STILL_REFRESHING_RETRY_AFTER = 2
 # Issued tokens are served from memory this long (if they stay valid past it); every change
 # this process makes to a connection drops its entry at once.
 TOKEN_CACHE_SECONDS = 5.0
@@ -58,7 +63,8 @@ class IssuedToken:
 
 class Vault:
     def __init__(self, store: ConnectionStore, providers: Mapping[str, Provider],
-                 http: httpx.AsyncClient, clock: Clock, settings: VaultSettings) -> None:
+                 http: httpx.AsyncClient, clock: Clock, settings: VaultSettings, *,
+                 journal: PairJournal) -> None:
         """``providers``: every configured one; the vault keeps those it can connect."""
         self.store = store
         self.providers = Providers(p for p in providers.values() if p.can_connect)
@@ -66,7 +72,7 @@ class Vault:
         self.clock = clock
         self.settings = settings
         self.refresher = Refresher(store, self.providers, http, clock, settings,
-                                   on_change=self.forget)
+                                   journal=journal, on_change=self.forget)
         self._reads: SingleFlight[tuple[str, str], IssuedToken] = SingleFlight()
         self._application: SingleFlight[str, IssuedToken] = SingleFlight()
         self._issued: dict[tuple[str, str], tuple[IssuedToken, datetime]] = {}
@@ -106,8 +112,19 @@ class Vault:
         remembered = self.remembered(provider_name, owner)
         if remembered is not None:
             return remembered
+        pending = self.refresher.journal.get(provider_name, owner)
+        if pending is not None:  # refreshed while the database was away: the newest pair
+            view = pending_view(pending)
+            if not self._needs_refresh(provider, view, self.clock.now()):
+                return IssuedToken(pending.tokens.access_token, view.token_type, view.expires_at)
         # Concurrent misses for one connection share one database read (and one refresh).
-        issued = await self._reads.run(key, lambda: self._token(provider, owner))
+        try:
+            with anyio.fail_after(ON_DEMAND_DEADLINE):
+                issued = await self._reads.run(key, lambda: self._token(provider, owner))
+        except TimeoutError:
+            raise ProviderUnavailable(
+                f"{provider.display_name} is slow to refresh this token; try again shortly",
+                retry_after=STILL_REFRESHING_RETRY_AFTER) from None
         now = self.clock.now()
         keep_until = now + timedelta(seconds=TOKEN_CACHE_SECONDS)
         if issued.expires_at is None or issued.expires_at > keep_until + MIN_VALIDITY:
@@ -159,6 +176,7 @@ class Vault:
         conn, secrets = await anyio.to_thread.run_sync(
             self.store.get_with_secrets, provider.name, owner)
         access_token = secrets.access_token
+        retry_after: float | None = None
         for _ in range(ON_DEMAND_ATTEMPTS):
             if conn.status == NEEDS_REAUTH:
                 raise NeedsReauth(conn.last_error or "the connection must be authorized again")
@@ -172,10 +190,18 @@ class Vault:
             if outcome.access_token is not None:  # refreshed here: the new pair is in hand
                 conn, access_token = outcome.connection, outcome.access_token
                 continue
+            if outcome.too_early:
+                # The provider itself says the stored token has not expired: it is valid, until
+                # about when we ask again.
+                return IssuedToken(access_token, conn.token_type,
+                                   outcome.connection.next_refresh_at or conn.expires_at)
             if outcome.kind == "retry_later":
                 log.warning("on-demand refresh failed provider=%s owner=%s error=%s",
                             provider.name, owner, outcome.error)
-                await anyio.sleep(min(ON_DEMAND_MAX_WAIT, outcome.retry_after or 0.5))
+                retry_after = outcome.retry_after
+                if retry_after is not None and retry_after > ON_DEMAND_MAX_WAIT:
+                    break  # the provider asked for more patience than a bot has
+                await anyio.sleep(retry_after if retry_after is not None else 0.5)
             # Refreshed by another process, or not at all: the database has the current pair.
             conn, secrets = await anyio.to_thread.run_sync(
                 self.store.get_with_secrets, provider.name, owner)
@@ -186,7 +212,7 @@ class Vault:
             return IssuedToken(access_token, conn.token_type, conn.expires_at)
         raise ProviderUnavailable(
             f"{provider.display_name} is not answering and the stored token has expired",
-            retry_after=30)
+            retry_after=max(retry_after or 0, 30))
 
     def _needs_refresh(self, provider: Provider, conn: ConnectionView, now: datetime) -> bool:
         if conn.next_refresh_at is None:  # no refresh token, or one that never expires

@@ -2,7 +2,8 @@
 from the SQLite database with the standard library (no SQLAlchemy, no HTTP client), so that a bot
 shelling out for each token waits a fraction of the full start-up.
 
-It answers only the plain case and says None to everything else — PostgreSQL, no database yet,
+It answers only the plain case and says None to everything else — PostgreSQL, a master key (the
+keys are in the database then), no database yet,
 an owner to be chosen among several, no such connection, a status other than active, a token due
 for refresh (``records.handed_out_as_stored``), an unexpected schema — and the command then takes
 the vault's full way, which decides, refreshes and reports errors as always. It never writes.
@@ -34,7 +35,8 @@ def stored_token(settings: Settings, provider: str, owner: str,
     provider's owners; None from it: the full way decides), or None: ask the vault."""
     database = settings.data_dir / "authgate.db"
     keys = keyring_path(settings.data_dir)
-    if settings.database_url or provider not in settings.providers \
+    # With a master key the data keys are in the database, not in keyring.json.
+    if settings.database_url or settings.keyring.master_key or provider not in settings.providers \
             or not database.is_file() or not keys.is_file():
         return None
     try:

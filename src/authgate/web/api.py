@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from authgate.apikeys import ApiKeyView
+from authgate.apikeys import STALE_IF_DATABASE_DOWN, ApiKeyView
 from authgate.errors import Forbidden, InvalidRequest, NotFound
 from authgate.metrics import TOKENS_SERVED
 from authgate.secret_values import digest
@@ -39,8 +40,13 @@ async def authenticate(request: Request) -> ApiKeyView:
     view = runtime.apikeys.cached(key)
     if view is None:
         now = runtime.clock.now()
-        view = await _key_checks.run(digest(key or ""), lambda: anyio.to_thread.run_sync(
-            lambda: runtime.apikeys.authenticate(key, now=now)))
+        try:
+            view = await _key_checks.run(digest(key or ""), lambda: anyio.to_thread.run_sync(
+                lambda: runtime.apikeys.authenticate(key, now=now)))
+        except DBAPIError:
+            view = runtime.apikeys.cached(key, stale=STALE_IF_DATABASE_DOWN)
+            if view is None:
+                raise
     return view
 
 

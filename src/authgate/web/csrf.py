@@ -16,8 +16,9 @@ the token check).
 
 The key is 32 random bytes in ``data_dir/csrf.key`` (0600), loaded by the runtime and shared by
 every process on that data_dir, so a form rendered by one worker posts fine to another and
-survives a restart. A form rendered before a sign-in (or under another session) fails after it:
-the person reloads the page.
+survives a restart; with ``[keyring] master_key`` it is derived from the master key instead, so
+that it is the same on every replica. A form rendered before a sign-in (or under another
+session) fails after it: the person reloads the page.
 
 Use in a route::
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from authgate.errors import (
     AuthgateError,
     Conflict,
+    DatabaseUnavailable,
     FlowError,
     Forbidden,
     IdTokenError,
@@ -39,6 +41,7 @@ STATUS: list[tuple[type[AuthgateError], int]] = [
     (IdTokenError, 400),
     (InvalidRequest, 400),
     (ProviderUnavailable, 503),
+    (DatabaseUnavailable, 503),
     (ProviderError, 502),
 ]
 
@@ -79,7 +82,7 @@ def error_response(request: Request, exc: AuthgateError, *,
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None and status in (429, 503):
         headers["Retry-After"] = str(max(1, int(retry_after)))
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, DatabaseUnavailable):  # outages: logged once
         log.error("request failed path=%s error=%s", request.url.path, exc.error)
     if wants_json(request):
         return JSONResponse({"error": exc.error, "detail": exc.detail}, status_code=status,
@@ -109,6 +112,10 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DBAPIError):
+        # The database went away (or is restarting): a bot should retry, not report a bug.
+        # Not logged per request: the background tasks log the outage once.
+        return error_response(request, DatabaseUnavailable())
     # Logged with the exception type only; the page never shows a traceback.
     log.error("unexpected error path=%s exc=%s", request.url.path, type(exc).__name__)
     error = AuthgateError("An unexpected error occurred. It has been logged.",

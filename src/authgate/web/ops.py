@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from authgate.store.db import ping
+from authgate.store.db_clock import SKEW_WARNING_SECONDS
 from authgate.web.request_context import runtime_of, trusted_peer
 
 
@@ -26,7 +27,13 @@ async def readyz(request: Request) -> Response:
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"},
                             status_code=503)
-    return JSONResponse({"status": "ready", "database": "ok"})
+    body: dict[str, object] = {"status": "ready", "database": "ok"}
+    skew = runtime.db_clock.skew
+    if skew is not None:
+        # Times are the database's whatever this says; a skewed clock still wants NTP.
+        body["clock_skew_seconds"] = round(skew, 3)
+        body["clock"] = "skewed" if abs(skew) > SKEW_WARNING_SECONDS else "ok"
+    return JSONResponse(body)
 
 
 async def metrics(request: Request) -> Response:

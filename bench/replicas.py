@@ -1,0 +1,84 @@
+"""One replica against three on one PostgreSQL database: refresh throughput, CPU per refresh and
+wasted claims, against the hh.ru look-alike with 20 ms added latency.
+
+Each round stores ``count`` connections as not due, makes them due at once, and measures until
+the look-alike has refreshed them all: wall time, the replicas' CPU (from /proc/PID/stat) and
+their refresh claims (won, and lost to another replica: wasted). One and three replicas are
+alternated per round; medians are printed, and three replicas' throughput as a ratio to one's.
+
+Run: .venv/bin/python -m bench.replicas [per_round] [rounds]"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import mkdtemp
+
+from bench.proxy_overhead import cpu_seconds
+from bench.storm import claims, make_due, seed_idle, wait_for_refreshes
+from tests.harness import Gateway
+from tests.postgres import postgres_server
+from tests.replicas import Cluster
+
+
+@dataclass
+class Round:
+    per_second: float
+    cpu_ms: float
+    wasted: float  # claims lost / claims made
+    spread: list[int]  # refreshes claimed by each replica
+
+
+def storm(cluster: Cluster, replicas: list[Gateway], count: int, prefix: str) -> Round:
+    grants = cluster.devidp.control("hh/seed", {"count": count, "expired": True})
+    seed_idle(replicas[0].config, grants, prefix)
+    target = cluster.devidp.hh_stats()["refreshes_ok"] + count
+    pids = [r.pid for r in replicas if r.pid is not None]
+    cpu = [cpu_seconds(p) for p in pids]
+    before = [claims(r.url) for r in replicas]
+    make_due(replicas[0].config, prefix)
+    seconds = wait_for_refreshes(f"{cluster.devidp.url}/_devidp/hh/stats", target)
+    used = sum(cpu_seconds(p) for p in pids) - sum(cpu)
+    after = [claims(r.url) for r in replicas]
+    won = [a[0] - b[0] for a, b in zip(after, before, strict=True)]
+    lost = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+    return Round(count / seconds, used / count * 1000, lost / max(1.0, sum(won) + lost),
+                 [int(w) for w in won])
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 600
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    with postgres_server() as url, ExitStack() as cleanup:
+        cluster = Cluster(Path(mkdtemp(prefix="authgate-bench-")), cleanup, url,
+                          devidp_process=True)
+        cluster.devidp.control("hh/latency", {"ms": 20})
+        replicas = [cluster.replica() for _ in range(3)]
+        results: dict[int, list[Round]] = {1: [], 3: []}
+        for n in range(rounds):
+            for size in ((1, 3) if n % 2 == 0 else (3, 1)):
+                for extra in replicas[1:]:
+                    if size == 3 and not extra.running():
+                        extra.start()
+                    elif size == 1 and extra.running():
+                        extra.stop()
+                results[size].append(storm(cluster, replicas[:size], count, f"r{n}s{size}"))
+        stats = cluster.devidp.hh_stats()
+    print(f"{count} due connections per round, {rounds} rounds alternated, provider latency "
+          "20 ms, PostgreSQL; medians")
+    for size, runs in results.items():
+        print(f"{size} replica(s): {statistics.median(r.per_second for r in runs):,.0f} "
+              f"refreshes/s, {statistics.median(r.cpu_ms for r in runs):.2f} ms CPU per refresh, "
+              f"wasted claims {statistics.median(r.wasted for r in runs):.1%}, "
+              f"claimed per replica (last round) {runs[-1].spread}")
+    ratio = (statistics.median(r.per_second for r in results[3])
+             / statistics.median(r.per_second for r in results[1]))
+    print(f"throughput, 3 replicas / 1: {ratio:.2f}; rule violations: "
+          f"{stats['token_not_expired']} not-expired, {stats['already_refreshed']} reused")
+
+
+if __name__ == "__main__":
+    main()

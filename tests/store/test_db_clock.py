@@ -1,0 +1,49 @@
+"""The database's clock, read through a replica's own: the same time whatever the replica's
+clock says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from authgate.clock import FrozenClock, OffsetClock
+from authgate.store.db import make_engine
+from authgate.store.db_clock import DatabaseClock
+from tests.harness import ClockFile, skip_unless_installed
+from tests.postgres import pg_bin, postgres_server
+
+SKEW = 120.0
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Iterator[Engine]:
+    with postgres_server() as url:
+        engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://"), pool_size=1)
+        yield engine
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@skip_unless_installed(pg_bin() is not None, "PostgreSQL")
+@pytest.mark.parametrize("skew", [SKEW, -SKEW])
+def test_a_skewed_replica_reads_the_database_servers_time(tmp_path, pg_engine, skew):
+    world, own = ClockFile(tmp_path / "world"), ClockFile(tmp_path / "own")
+    own.advance(skew)  # this replica's clock is off; the database's is the world's
+    clock = DatabaseClock(OffsetClock(own.path, database=OffsetClock(world.path)), pg_engine)
+    measured = clock.sync()
+    assert measured is not None and abs(measured - skew) < 1
+    # Read a moment later, the corrected time is the world's (up to the measurement's error).
+    assert abs((clock.now() - world.clock().now()).total_seconds()) < 1
+
+
+def test_sqlite_and_hand_driven_clocks_have_nothing_to_measure(tmp_path):
+    frozen = FrozenClock()
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}", pool_size=1)
+    try:
+        clock = DatabaseClock(frozen, sqlite)
+        assert clock.sync() is None and clock.skew is None
+        assert clock.now() == frozen.now()
+    finally:
+        sqlite.dispose()
