@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from authgate.errors import NotFound
 from authgate.keyring import Keyring
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
@@ -101,3 +102,29 @@ def test_a_pair_the_provider_issued_is_kept_even_after_the_lease_ran_out(store):
     # ...and a's pair, the one the provider issued, puts the connection right again.
     assert stored is not None and stored.status == "active"
     assert store.get_with_secrets("hh", "o0")[1].access_token == "a-access"
+
+
+def test_a_pair_without_a_refresh_token_keeps_the_old_one_and_the_plan(store):
+    """RFC 6749 §6 (Google never sends a new refresh token): the stored one stays, and so does
+    the next refresh; the whole pair's state comes back from the one conditional write."""
+    _seed(store, 1)
+    [claim] = store.claim_due(T0, holder="a", lease=LEASE, limit=1)
+    planned = T0 + timedelta(minutes=5)
+    done = store.complete_refresh(claim.conn, TokenResponse(access_token="new", expires_in=600),
+                                  now=T0, next_refresh_at=planned)
+    assert done is not None and done.generation == claim.conn.generation + 1
+    assert (done.next_refresh_at, done.last_refresh_at) == (planned, T0)
+    assert done.expires_at == T0 + timedelta(seconds=600)
+    assert done.claimed_by is None and done.claim_until is None and done.status == "active"
+    conn, secrets = store.get_with_secrets("hh", "o0")
+    assert (secrets.access_token, secrets.refresh_token) == ("new", "r0")
+    assert conn == done
+
+
+def test_a_refresh_of_a_removed_connection_says_so(store):
+    _seed(store, 1)
+    [claim] = store.claim_due(T0, holder="a", lease=LEASE, limit=1)
+    assert store.delete("hh", "o0", now=T0)
+    with pytest.raises(NotFound):
+        store.complete_refresh(claim.conn, TokenResponse(access_token="x", refresh_token="y"),
+                               now=T0, next_refresh_at=None)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from authgate.clock import OffsetClock, ShiftedClockRefused, shifted_clock_from_environ
-from authgate.errors import AuthgateError, ConfigError
+from authgate.errors import AuthgateError, ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     from authgate.config import Settings
@@ -33,6 +36,15 @@ def command_group(**options: Any) -> typer.Typer:
     return typer.Typer(rich_markup_mode=None, **options)
 
 
+class FailuresExitGroup(TyperGroup):
+    """The root command group: whatever a command lets escape of authgate's errors and database
+    outages ends as one line and an exit code (``failures_exit``), never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with failures_exit():
+            return super().invoke(ctx)
+
+
 def labelled(label: str, detail: object = "", style: str = "red") -> Text:
     """``label: detail`` with the label styled; ``detail`` is printed as it is."""
     return Text.assemble((label, style), f": {detail}" if detail != "" else "")
@@ -46,15 +58,20 @@ ConfigOption = Annotated[
 
 T = TypeVar("T")
 
+# The settings the running command loaded: a database outage names their database.
+_loaded: ContextVar[Settings | None] = ContextVar("authgate_cli_settings", default=None)
+
 
 def load(config: Path | None) -> Settings:
     """Load settings or exit 2 with the message that names the key and the file."""
     from authgate.config import load_settings
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except ConfigError as exc:
         report_config_error(exc)
         raise typer.Exit(EXIT_USAGE) from None
+    _loaded.set(settings)
+    return settings
 
 
 def report_config_error(exc: ConfigError) -> None:
@@ -75,6 +92,57 @@ def failures_exit() -> Iterator[None]:
     except AuthgateError as exc:
         console.print(labelled(exc.error, exc.detail), soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE) from None
+    except Exception as exc:
+        outage = database_outage(exc, _loaded.get())
+        if outage is None:
+            raise
+        console.print(labelled(outage.error, outage.detail), soft_wrap=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def database_outage(exc: Exception, settings: Settings | None) -> DatabaseUnavailable | None:
+    """``exc`` as the database outage it is (stopped, unreachable, refusing the login), naming
+    the database without its password; None for any other error."""
+    if "sqlalchemy" not in sys.modules:  # the CLI starts without it; no database was opened
+        return None
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(exc, OperationalError | InterfaceError) and not (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return None
+    # The driver's first line says why (connection refused, authentication failed); the rest
+    # of str(exc) is SQL, parameters and a link.
+    lines = str(getattr(exc, "orig", None) or "").strip().splitlines()
+    reason = lines[0].strip() if lines else type(exc).__name__
+    where = "the database"
+    if settings is not None:
+        shown, password = shown_database(settings)
+        where += f" {shown}"
+        if password:
+            reason = reason.replace(password, "***")
+    return DatabaseUnavailable(f"{where} does not answer ({reason}); check that it is running "
+                               "and reachable from here (database_url), then run the command "
+                               "again")
+
+
+def shown_database(settings: Settings) -> tuple[str, str | None]:
+    """The configured database's URL without its password, and that password (to keep it out
+    of anything printed)."""
+    from sqlalchemy.engine import URL, make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not settings.database_url:
+        return f"sqlite:///{settings.data_dir / 'authgate.db'}", None
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:  # unparsable: say which setting, show nothing of it
+        return "(database_url)", None
+    password = url.password or url.query.get("password")
+    shown = URL.create(url.drivername, username=url.username, host=url.host, port=url.port,
+                       database=url.database,
+                       query={k: v for k, v in url.query.items() if k != "password"})
+    return shown.render_as_string(hide_password=False), (
+        password if isinstance(password, str) else None)
 
 
 def require_api_provider(runtime: Runtime, name: str) -> None:

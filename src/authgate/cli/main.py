@@ -18,10 +18,10 @@ from authgate.cli import (
     vault_cmd,
     webhooks_cmd,
 )
-from authgate.cli.common import command_group, failures_exit, shifted_clock
+from authgate.cli.common import FailuresExitGroup, command_group, failures_exit, shifted_clock
 
 app = command_group(help="authgate: sign-in gateway and token vault.", no_args_is_help=True,
-                    pretty_exceptions_enable=False, add_completion=False)
+                    pretty_exceptions_enable=False, add_completion=False, cls=FailuresExitGroup)
 
 
 def _flags_without_a_type() -> None:

@@ -150,7 +150,6 @@ def status(config: ConfigOption = None,
     if len(rows) == limit:
         console.print(f"more: --after {rows[-1].provider}/{rows[-1].owner}", highlight=False,
                       soft_wrap=True)
-    out.print(table)
     asyncio.run(runtime.aclose())
 
 

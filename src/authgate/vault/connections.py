@@ -22,10 +22,24 @@ All times passed in are the database's (``authgate.store.db_clock``), never one 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from authgate.errors import NotFound
@@ -67,7 +81,8 @@ class ConnectionView:
     claim_until: datetime | None = None
 
     @classmethod
-    def of(cls, row: Connection) -> ConnectionView:
+    def of(cls, row: Connection | Row[Any]) -> ConnectionView:
+        """From an ORM row, or from a Core row of the ``connections`` table's columns."""
         return cls(
             id=row.id, provider=row.provider, owner=row.owner, account_id=row.account_id,
             account_name=row.account_name, status=row.status, token_type=row.token_type,
@@ -190,16 +205,19 @@ class ConnectionStore:
                   limit: int) -> list[Claim]:
         """Claim up to ``limit`` due connections for ``holder``, with their secrets, in one
         transaction. Rows another transaction is claiming are skipped, not waited for."""
+        until = now + lease
         with self._db.begin() as s:
-            rows = list(s.scalars(_due_query(now, limit)
-                                  .with_for_update(skip_locked=True, of=Connection)))
-            claims = []
-            for row in rows:
-                recovering = row.refresh_started_at is not None
-                row.refresh_started_at, row.claimed_by = now, holder
-                row.claim_until = now + lease
-                claims.append(Claim(ConnectionView.of(row), self._decrypt(row), recovering))
-            return claims
+            # Core rows and one UPDATE for the batch: the engine's hot path (no ORM unit of work).
+            rows = list(s.execute(_due_query(now, limit, *TABLE.c)
+                                  .with_for_update(skip_locked=True, of=TABLE)))
+            if not rows:
+                return []
+            s.execute(update(TABLE).where(TABLE.c.id.in_([r.id for r in rows]))
+                      .values(refresh_started_at=now, claimed_by=holder, claim_until=until))
+            return [Claim(replace(ConnectionView.of(row), refresh_started_at=now,
+                                  claimed_by=holder, claim_until=until),
+                          self._decrypt(row), recovering=row.refresh_started_at is not None)
+                    for row in rows]
 
     def claim_refresh(self, conn: ConnectionView, *, now: datetime, holder: str,
                       lease: timedelta) -> Claim | None:
@@ -236,23 +254,22 @@ class ConnectionStore:
         Only while the row is at ``conn``'s generation: None when a newer pair is stored already
         (this refresher's lease ran out and another one finished first). Raises NotFound when the
         connection was removed."""
+        params = {f"new_{name}": value for name, value in self._token_values(
+            conn.provider, conn.owner, tokens, now=now).items()}
         with self._db.begin() as s:
-            row = s.get(Connection, conn.id, with_for_update=True)
+            # One conditional UPDATE (the generation check and the write in one statement),
+            # built once: the refresh engine's hot path.
+            row = s.connection().execute(
+                _COMPLETE_REFRESH[bool(tokens.refresh_token)],
+                {**params, "conn_id": conn.id, "from_generation": conn.generation,
+                 "new_next_refresh_at": next_refresh_at, "new_last_refresh_at": now}).first()
             if row is None:
-                raise NotFound("the connection was removed while it was being refreshed")
-            if row.generation != conn.generation:
+                if s.scalar(select(TABLE.c.id).where(TABLE.c.id == conn.id)) is None:
+                    raise NotFound("the connection was removed while it was being refreshed")
                 return None
-            if tokens.refresh_token is None and row.refresh_token_enc:
-                # RFC 6749 §6: no new refresh token means the old one stays valid.
-                previous = self._keyring.decrypt(row.refresh_token_enc,
-                                                 secret_aad(row.provider, row.owner, "refresh"))
-                tokens = TokenResponse(**{**tokens.__dict__, "refresh_token": previous})
-            self._apply_tokens(row, tokens, now=now, next_refresh_at=next_refresh_at)
-            row.last_refresh_at = now
-            row.generation += 1
-            s.flush()
-            self._publish(s, events.CONNECTION_REFRESHED, row, now)
-            return ConnectionView.of(row)
+            updated = ConnectionView.of(row)
+            self._publish(s, events.CONNECTION_REFRESHED, updated, now)
+            return updated
 
     def release_claim(self, conn: ConnectionView, *, now: datetime, retry_at: datetime | None,
                       error: str | None, count_attempt: bool) -> ConnectionView | None:
@@ -325,33 +342,38 @@ class ConnectionStore:
                 last_id = rows[-1].id
 
     # -- helpers ----------------------------------------------------------------------------
-    def _publish(self, s: Session, event_type: str, row: Connection, now: datetime, *,
-                 status: str | None = None, reason: str | None = None,
+    def _publish(self, s: Session, event_type: str, row: Connection | ConnectionView,
+                 now: datetime, *, status: str | None = None, reason: str | None = None,
                  **extra: object) -> None:
         self._outbox.publish(s, events.connection_event(
             event_type, provider=row.provider, owner=row.owner, account=row.account_id,
             status=status or row.status, reason=reason, at=now, **extra))
 
+    def _token_values(self, provider: str, owner: str, tokens: TokenResponse, *,
+                      now: datetime) -> dict[str, Any]:
+        """The columns a new pair sets besides ``_PAIR_RESET`` (without ``next_refresh_at``;
+        ``refresh_token_enc`` only when the pair has a refresh token)."""
+        values: dict[str, Any] = {
+            "access_token_enc": self._keyring.encrypt(
+                tokens.access_token, secret_aad(provider, owner, "access")),
+            "token_type": tokens.token_type, "scope": tokens.scope,
+            "expires_at": (now + timedelta(seconds=tokens.expires_in)
+                           if tokens.expires_in is not None else None),
+            "updated_at": now}
+        if tokens.refresh_token:
+            values["refresh_token_enc"] = self._keyring.encrypt(
+                tokens.refresh_token, secret_aad(provider, owner, "refresh"))
+        return values
+
     def _apply_tokens(self, row: Connection, tokens: TokenResponse, *, now: datetime,
                       next_refresh_at: datetime | None) -> None:
-        row.access_token_enc = self._keyring.encrypt(
-            tokens.access_token, secret_aad(row.provider, row.owner, "access"))
-        row.refresh_token_enc = (
-            self._keyring.encrypt(tokens.refresh_token,
-                                  secret_aad(row.provider, row.owner, "refresh"))
-            if tokens.refresh_token else None)
-        row.token_type = tokens.token_type
-        row.scope = tokens.scope
-        row.expires_at = (now + timedelta(seconds=tokens.expires_in)
-                          if tokens.expires_in is not None else None)
+        values = {**_PAIR_RESET, "refresh_token_enc": None,
+                  **self._token_values(row.provider, row.owner, tokens, now=now)}
+        for name, value in values.items():
+            setattr(row, name, value)
         row.next_refresh_at = next_refresh_at if row.refresh_token_enc else None
-        row.status = ACTIVE
-        row.refresh_started_at = row.claimed_by = row.claim_until = None
-        row.attempts = 0
-        row.last_error = None
-        row.updated_at = now
 
-    def _decrypt(self, row: Connection) -> Secrets:
+    def _decrypt(self, row: Connection | Row[Any]) -> Secrets:
         return Secrets(
             access_token=self._keyring.decrypt(row.access_token_enc,
                                                secret_aad(row.provider, row.owner, "access")),
@@ -361,8 +383,39 @@ class ConnectionStore:
         )
 
 
-def _due_query(now: datetime, limit: int) -> Select[Connection]:
-    return (select(Connection)
+# The table itself, for the hot path's Core statements.
+TABLE = cast(Table, Connection.__table__)
+
+# What every new pair resets: the connection is active, unclaimed and without a failure.
+_PAIR_RESET: Mapping[str, Any] = {"status": ACTIVE, "refresh_started_at": None,
+                                  "claimed_by": None, "claim_until": None, "attempts": 0,
+                                  "last_error": None}
+
+
+def _complete_refresh_statement(new_refresh_token: bool) -> Update:
+    """``complete_refresh``'s UPDATE … RETURNING, its values bound as ``new_<column>``. Without a
+    new refresh token the old one stays (RFC 6749 §6: it is still valid), and so does the next
+    refresh when there is one to use."""
+    c = TABLE.c
+    names = ["access_token_enc", "token_type", "scope", "expires_at", "updated_at",
+             "last_refresh_at", *(["refresh_token_enc"] if new_refresh_token else [])]
+    values: dict[str, Any] = {n: bindparam(f"new_{n}", type_=c[n].type) for n in names}
+    next_refresh = bindparam("new_next_refresh_at", type_=c.next_refresh_at.type)
+    values["next_refresh_at"] = next_refresh if new_refresh_token else case(
+        (c.refresh_token_enc.is_(None), None), else_=next_refresh)
+    return (update(TABLE)
+            .where(c.id == bindparam("conn_id"), c.generation == bindparam("from_generation"))
+            .values(**values, **_PAIR_RESET, generation=c.generation + 1)
+            .returning(*c))
+
+
+# Built once: a statement built per call costs more CPU than its round trip.
+_COMPLETE_REFRESH = {new: _complete_refresh_statement(new) for new in (False, True)}
+
+
+def _due_query(now: datetime, limit: int, *columns: Any) -> Select[Any]:
+    """Due connections, oldest first: ORM rows, or ``columns`` (Core rows) when given."""
+    return (select(*columns or (Connection,))
             .where(Connection.status == ACTIVE, Connection.next_refresh_at <= now,
                    _claim_free(now))
             .order_by(Connection.next_refresh_at).limit(limit))

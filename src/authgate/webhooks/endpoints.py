@@ -27,6 +27,9 @@ from authgate.webhooks.standard_webhooks import InvalidSecret, generate_secret, 
 
 CHANNEL = "webhook"
 CONFIG_PREFIX = "cfg_"
+# Read with every event (every refresh publishes one): built once, not per call.
+_SUBSCRIPTIONS = select(WebhookEndpoint.id, WebhookEndpoint.events).order_by(
+    WebhookEndpoint.created_at)
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,7 @@ class WebhookEndpoints:
         for endpoint in self._configured.values():
             if subscribed(endpoint.events, event.type):
                 yield Recipient(CHANNEL, endpoint.id)
-        for endpoint_id, events in s.execute(
-                select(WebhookEndpoint.id, WebhookEndpoint.events)
-                .order_by(WebhookEndpoint.created_at)):
+        for endpoint_id, events in s.execute(_SUBSCRIPTIONS):
             if subscribed(list(events or []), event.type):
                 yield Recipient(CHANNEL, endpoint_id)
 
