@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from authgate.clock import FrozenClock
 from authgate.runtime import Runtime
 from authgate.signin.audit import LOCAL
+from authgate.vault.service import IssuedToken
+from authgate.web.api import token_json
 from authgate.web.app import create_app
+from authgate.web.hot_paths import TokenBodies
 from tests.inprocess import hh_settings
 from tests.web.test_pages import _client
 from tests.web.test_scoped_keys import Vault, vault  # noqa: F401 (a fixture)
@@ -102,3 +107,19 @@ def test_a_token_from_memory_answers_as_the_full_application(
     # Another key, not checked yet: the application checks it (a wrong one: 401).
     stranger = bot.get(path, headers={"Authorization": "Bearer agk_not-a-key"})
     assert stranger.status_code == 401
+
+
+def test_a_token_body_is_the_api_json_at_every_moment() -> None:
+    bodies = TokenBodies()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    hourly = IssuedToken("at-ü\"1", "bearer", start + timedelta(hours=1))
+    for issued in (hourly, IssuedToken("at-2", "Bearer", None),
+                   IssuedToken("at-3", "bearer", start + timedelta(seconds=2, microseconds=5))):
+        for offset in (0.0, 0.4, 1.0, 2.0, 2.5, 3600.0, 7200.0):
+            now = start + timedelta(seconds=offset)
+            assert (bodies.body(("hh", "tg:1"), issued, now)
+                    == JSONResponse(token_json(issued, now)).body), (issued, offset)
+    # Each new token of the connection (a refresh) got its own body above; and so does the
+    # first one again, never the last one's.
+    assert (bodies.body(("hh", "tg:1"), hourly, start)
+            == JSONResponse(token_json(hourly, start)).body)
