@@ -26,6 +26,10 @@ PREFIX = "agk_"
 # A key checked within this many seconds is not looked up again (the token API's hot path);
 # a revocation made by another process takes effect within it.
 CACHE_SECONDS = 5.0
+# A key used since its last check is checked again this long before that check lapses
+# (``due_for_renewal``, ``renew``), so that a busy bot's requests never all miss at once; the
+# bound above stays: an entry is never served later than CACHE_SECONDS after its check.
+RENEW_AHEAD = 2.0
 # While the database does not answer, a key this process checked this recently still passes:
 # bots keep getting the tokens held in memory. Nobody can revoke a key during the outage (that
 # is a database write), so what this admits is a revocation made in the last minute before it.
@@ -83,16 +87,45 @@ class ApiKeys:
     def __init__(self, db: sessionmaker[Session]) -> None:
         self._db = db
         self._recent: dict[str, tuple[ApiKeyView, float]] = {}
+        # Hashes of the keys served from ``_recent`` since their last check.
+        self._used: set[str] = set()
 
     def cached(self, presented: str | None, *, stale: float = 0.0) -> ApiKeyView | None:
         """A key that passed ``authenticate`` moments ago (up to ``stale`` seconds more),
         without a database round trip."""
         if not presented:
             return None
-        hit = self._recent.get(digest(presented))
+        hashed = digest(presented)
+        hit = self._recent.get(hashed)
         if hit is None or hit[1] + stale < time.monotonic():
             return None
+        self._used.add(hashed)
         return hit[0]
+
+    def due_for_renewal(self, within: float = RENEW_AHEAD) -> list[str]:
+        """The keys (by hash) used since their last check whose check lapses within ``within``
+        seconds; taken off the used set (call from the thread that calls ``cached``)."""
+        now = time.monotonic()
+        due = [hashed for hashed in self._used
+               if (hit := self._recent.get(hashed)) is not None and hit[1] - now <= within]
+        self._used.difference_update(due)
+        return due
+
+    def renew(self, hashes: list[str], *, now: datetime) -> None:
+        """Check again the keys of ``due_for_renewal`` against the database (blocking: one
+        query): a key still valid is kept another CACHE_SECONDS from before that query and
+        its use noted as ``authenticate`` notes it; a revoked or deleted one is dropped at once."""
+        checked = time.monotonic()
+        with self._db() as s:
+            views = {row.key_hash: _view(row) for row in s.scalars(
+                select(ApiKey).where(ApiKey.key_hash.in_(hashes), ApiKey.revoked_at.is_(None)))}
+        for hashed in hashes:
+            view = views.get(hashed)
+            if view is None:
+                self._recent.pop(hashed, None)
+                continue
+            self._note_use(view, now)
+            self._recent[hashed] = (view, checked + CACHE_SECONDS)
 
     def create(self, name: str, *, now: datetime, owner_prefix: str | None = None,
                read_only: bool = False) -> tuple[str, ApiKeyView]:
@@ -109,11 +142,14 @@ class ApiKeys:
         with self._db() as s:
             return [_view(r) for r in s.scalars(select(ApiKey).order_by(ApiKey.id))]
 
-    def _note_use(self, key_id: int, now: datetime) -> None:
+    def _note_use(self, view: ApiKeyView, now: datetime) -> None:
+        """Write "last used" when the stored one is a minute old or more."""
+        if view.last_used_at is not None and now - view.last_used_at < LAST_USED_RESOLUTION:
+            return
         # Conditional, so that workers racing on the same key write it once.
         with self._db.begin() as s:
             s.execute(update(ApiKey).where(
-                ApiKey.id == key_id, (ApiKey.last_used_at.is_(None))
+                ApiKey.id == view.id, (ApiKey.last_used_at.is_(None))
                 | (ApiKey.last_used_at <= now - LAST_USED_RESOLUTION)).values(last_used_at=now))
 
     def revoke(self, key_id: int, *, now: datetime) -> None:
@@ -137,9 +173,8 @@ class ApiKeys:
                     or row.revoked_at is not None):
                 raise Unauthorized("the API key is not valid", error="invalid_api_key")
             view = _view(row)
-        if now is not None and (view.last_used_at is None
-                                or now - view.last_used_at >= LAST_USED_RESOLUTION):
-            self._note_use(view.id, now)
+        if now is not None:
+            self._note_use(view, now)
         if len(self._recent) > 10_000:
             self._recent.clear()
         self._recent[hashed] = (view, time.monotonic() + CACHE_SECONDS)

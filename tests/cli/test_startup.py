@@ -10,8 +10,9 @@ import os
 import subprocess
 import sys
 
-HEAVY = ("sqlalchemy", "alembic", "jinja2", "starlette", "uvicorn", "httpx", "pydantic",
-         "joserfc", "argon2", "prometheus_client", "authgate.runtime", "authgate.demo",
+# Rich and asyncio too: ``authgate token``'s plain answer is a print() from a synchronous read.
+HEAVY = ("rich", "asyncio", "sqlalchemy", "alembic", "jinja2", "starlette", "uvicorn", "httpx",
+         "pydantic", "joserfc", "argon2", "prometheus_client", "authgate.runtime", "authgate.demo",
          "authgate.deploy", "authgate.signin", "authgate.vault.service", "authgate.vault.engine",
          "authgate.vault.connections", "authgate.store", "authgate.web")
 

@@ -77,7 +77,7 @@ def test_the_console_lists_connections_a_page_at_a_time(runtime: Runtime, lang: 
 
 def test_status_prints_a_page_and_where_the_next_begins(runtime: Runtime, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(out, "_width", 200)
+    monkeypatch.setattr(out, "width", 200)
     config = tmp_path / "authgate.toml"
     config.write_text(f'public_url = "{GATEWAY}"\ndata_dir = "{runtime.settings.data_dir}"\n')
     runner = CliRunner()

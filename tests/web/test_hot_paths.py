@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
+import anyio
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
+from authgate.apikeys import CACHE_SECONDS, ApiKeys
 from authgate.clock import FrozenClock
 from authgate.runtime import Runtime
+from authgate.secret_values import digest
 from authgate.signin.audit import LOCAL
+from authgate.vault.service import RENEW_AHEAD, TOKEN_CACHE_SECONDS, IssuedToken
+from authgate.web.api import token_json
 from authgate.web.app import create_app
+from authgate.web.hot_paths import TokenBodies
 from tests.inprocess import hh_settings
 from tests.web.test_pages import _client
 from tests.web.test_scoped_keys import Vault, vault  # noqa: F401 (a fixture)
@@ -102,3 +111,56 @@ def test_a_token_from_memory_answers_as_the_full_application(
     # Another key, not checked yet: the application checks it (a wrong one: 401).
     stranger = bot.get(path, headers={"Authorization": "Bearer agk_not-a-key"})
     assert stranger.status_code == 401
+
+
+def test_a_token_body_is_the_api_json_at_every_moment() -> None:
+    bodies = TokenBodies()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    hourly = IssuedToken("at-ü\"1", "bearer", start + timedelta(hours=1))
+    for issued in (hourly, IssuedToken("at-2", "Bearer", None),
+                   IssuedToken("at-3", "bearer", start + timedelta(seconds=2, microseconds=5))):
+        for offset in (0.0, 0.4, 1.0, 2.0, 2.5, 3600.0, 7200.0):
+            now = start + timedelta(seconds=offset)
+            assert (bodies.body(("hh", "tg:1"), issued, now)
+                    == JSONResponse(token_json(issued, now)).body), (issued, offset)
+    # Each new token of the connection (a refresh) got its own body above; and so does the
+    # first one again, never the last one's.
+    assert (bodies.body(("hh", "tg:1"), hourly, start)
+            == JSONResponse(token_json(hourly, start)).body)
+
+
+def test_a_key_in_use_is_checked_again_before_it_lapses_and_a_revoked_one_dropped(
+        vault: Vault) -> None:  # noqa: F811
+    bot = vault.bot()
+    presented = str(bot.headers["Authorization"]).removeprefix("Bearer ")
+    keys, path = vault.runtime.apikeys, "/api/v1/connections/hh/tg:1/token"
+    assert bot.get(path).status_code == 200  # the full way checks the key
+    assert bot.get(path).status_code == 200  # from memory: the key is in use
+    now = vault.runtime.clock.now()
+    due = keys.due_for_renewal(within=CACHE_SECONDS)
+    assert due == [digest(presented)]
+    assert keys.due_for_renewal(within=CACHE_SECONDS) == []  # not used since
+    keys.renew(due, now=now)
+    assert keys.cached(presented) is not None
+    # Revoked by another process (the memory here is not told): dropped at the next renewal.
+    (key_id,) = [k.id for k in keys.list_keys()]
+    ApiKeys(vault.runtime.db).revoke(key_id, now=now)
+    assert keys.cached(presented) is not None
+    keys.renew(keys.due_for_renewal(within=CACHE_SECONDS), now=now)
+    assert keys.cached(presented) is None
+    assert bot.get(path).status_code == 401
+
+
+def test_a_token_read_from_memory_is_read_again_before_it_lapses(
+        vault: Vault) -> None:  # noqa: F811
+    clock = cast(FrozenClock, vault.runtime.clock)
+    memory = vault.runtime.vault
+    bot = vault.bot()
+    for owner in ("tg:1", "tg:2"):  # both read by the full way, only tg:1 from memory after
+        assert bot.get(f"/api/v1/connections/hh/{owner}/token").status_code == 200
+    assert bot.get("/api/v1/connections/hh/tg:1/token").status_code == 200
+    clock.advance(TOKEN_CACHE_SECONDS - RENEW_AHEAD.total_seconds() / 2)
+    anyio.run(memory.renew_remembered)
+    clock.advance(RENEW_AHEAD.total_seconds())  # past the first reads' keep
+    assert memory.remembered("hh", "tg:1") is not None
+    assert memory.remembered("hh", "tg:2") is None

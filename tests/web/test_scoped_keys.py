@@ -137,7 +137,7 @@ def _config(tmp_path: Path) -> Path:
 
 def test_the_command_line_creates_and_lists_scoped_keys(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(out, "_width", 200)  # a wide terminal: one line per key
+    monkeypatch.setattr(out, "width", 200)  # a wide terminal: one line per key
     config = _config(tmp_path)
     runner = CliRunner()
     made = runner.invoke(cli_app, ["apikey", "create", "tg-bot", "--owner-prefix", "tg:",

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.text import Text
 from typer.core import TyperGroup
 
 from authgate.clock import OffsetClock, ShiftedClockRefused, shifted_clock_from_environ
 from authgate.errors import AuthgateError, ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+    from rich.text import Text
+
     from authgate.config import Settings
     from authgate.runtime import Runtime
 
@@ -27,8 +29,47 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # No markup, emoji codes or highlighting in anything printed: usernames, emails, audit rows and
 # paths come from users (a "[/x]" would crash Rich, a "[link=...]" print a clickable link).
 # Styling is given explicitly, as rich.text.Text (see ``labelled``).
-console = Console(stderr=True, markup=False, emoji=False, highlight=False)
-out = Console(markup=False, emoji=False, highlight=False)
+class LazyConsole:
+    """A Rich console made on first use: ``authgate token``'s plain answer is a print(), and a
+    bot shelling out for each token should not pay for loading Rich (a third of its start-up)."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, markup=False, emoji=False,
+                                    highlight=False)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*objects, **options)
+
+    def print_json(self, text: str) -> None:
+        self.console.print_json(text)
+
+    def status(self, status: str) -> Status:
+        return self.console.status(status)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.console.is_terminal
+
+    @property
+    def width(self) -> int:
+        return self.console.width
+
+    @width.setter
+    def width(self, width: int) -> None:
+        self.console.width = width
+
+
+console = LazyConsole(stderr=True)
+out = LazyConsole()
 
 
 def command_group(**options: Any) -> typer.Typer:
@@ -47,6 +88,8 @@ class FailuresExitGroup(TyperGroup):
 
 def labelled(label: str, detail: object = "", style: str = "red") -> Text:
     """``label: detail`` with the label styled; ``detail`` is printed as it is."""
+    from rich.text import Text
+
     return Text.assemble((label, style), f": {detail}" if detail != "" else "")
 
 ConfigOption = Annotated[

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from authgate.cli.common import (
     EXIT_FAILURE,
@@ -34,6 +32,8 @@ from authgate.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from authgate.config import Settings
     from authgate.deploy.doctor import Check
     from authgate.deploy.nginx import (
@@ -200,6 +200,9 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
 def _table(checks: list[Check]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("")
     table.add_column("check")

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from authgate.cli.common import (
     EXIT_FAILURE,
@@ -29,6 +27,8 @@ from authgate.cli.common import (
 from authgate.private_files import write_private_file
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from authgate.runtime import Runtime
     from authgate.signin.services import SigninServices
 
@@ -87,6 +87,9 @@ def users_list(config: ConfigOption = None, as_json: JsonFlag = False) -> None:
             "identities": [f"{p}:{s}" for p, s in u.identities], "attributes": u.attributes,
             "created_at": u.created_at.isoformat()} for u in users]))
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Users")
     for column in ("username", "role", "email", "name", "sign-in", "status"):
         table.add_column(column)
@@ -165,7 +168,10 @@ def users_enable(username: str, config: ConfigOption = None) -> None:
 @users_app.command("import")
 def users_import(file: Path, config: ConfigOption = None) -> None:
     """Import a seed users.json ({username: {username, password, role, ...}}); all or nothing."""
+    from rich.text import Text
+
     from authgate.signin.seed_import import import_users
+
     try:
         seed: Any = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -220,6 +226,9 @@ def audit(config: ConfigOption = None,
             "result": e.result, "reason": e.reason, "ip": e.ip, "user_agent": e.user_agent}
             for e in events]))
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Sign-ins (newest first)")
     for column in ("time", "user", "provider", "result", "reason", "ip", "user agent"):
         table.add_column(column)

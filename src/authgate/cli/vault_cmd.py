@@ -7,8 +7,6 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from authgate.cli.common import (
     EXIT_FAILURE,
@@ -71,8 +69,6 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
-    import asyncio
-
     from authgate.vault.stored_token import stored_token
 
     # The short way first: a token the vault would hand out as stored, read without the runtime.
@@ -88,6 +84,8 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
     if quick is not None:
         _print_token(quick.access_token, quick.token_type, quick.expires_at, as_json)
         return
+    import asyncio
+
     from authgate.vault.records import APPLICATION_OWNER
 
     runtime = runtime_for(settings, clock)
@@ -123,6 +121,9 @@ def status(config: ConfigOption = None,
     """A table of connections: provider, owner, account, status, expiry, next refresh, error;
     a page at a time (--limit, then --after as printed)."""
     import asyncio
+
+    from rich.table import Table
+    from rich.text import Text
 
     start = None
     if after is not None:
@@ -244,6 +245,8 @@ def scope_text(view: ApiKeyView) -> str:
 
 @apikey_app.command("list")
 def apikey_list(config: ConfigOption = None) -> None:
+    from rich.table import Table
+
     runtime = open_runtime(config)
     table = Table(title="API keys")
     for column in ("id", "name", "prefix", "scope", "created", "last used", "revoked"):

@@ -6,13 +6,11 @@ changed in the file, not here. A secret is printed once, when the endpoint is ad
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from authgate.cli.common import (
     EXIT_FAILURE,
@@ -79,6 +77,8 @@ def webhooks_list(config: ConfigOption = None, as_json: Annotated[bool, typer.Op
              "messages": {state: counts.get(e.id, {}).get(state, 0) for state in states}}
             for e in endpoints]))
         return
+    from rich.table import Table
+
     table = Table(title="Webhook endpoints")
     for column in ("id", "url", "events", "source", *states):
         table.add_column(column)
@@ -102,6 +102,8 @@ def webhooks_remove(endpoint_id: str, config: ConfigOption = None) -> None:
 @webhooks_app.command("test")
 def webhooks_test(endpoint_id: str, config: ConfigOption = None) -> None:
     """POST a signed webhook.test event now and print the answer (exit 1 unless 2xx)."""
+    import asyncio
+
     runtime = open_runtime(config)
 
     async def go() -> tuple[str, str, str]:

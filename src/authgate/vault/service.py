@@ -50,6 +50,9 @@ STILL_REFRESHING_RETRY_AFTER = 2
 # Issued tokens are served from memory this long (if they stay valid past it); every change
 # this process makes to a connection drops its entry at once.
 TOKEN_CACHE_SECONDS = 5.0
+# A token in memory that was read since it was kept is read again this long before it lapses
+# (``renew_remembered``), so that a busy connection's readers do not all miss it at once.
+RENEW_AHEAD = timedelta(seconds=2)
 # A token the API refuses right after a refresh is not stale: no second refresh that soon.
 MIN_FORCED_REFRESH_INTERVAL = timedelta(seconds=30)
 
@@ -76,6 +79,8 @@ class Vault:
         self._reads: SingleFlight[tuple[str, str], IssuedToken] = SingleFlight()
         self._application: SingleFlight[str, IssuedToken] = SingleFlight()
         self._issued: dict[tuple[str, str], tuple[IssuedToken, datetime]] = {}
+        # The entries of ``_issued`` served since they were kept (``renew_remembered``).
+        self._read_since: set[tuple[str, str]] = set()
 
     @property
     def lease(self) -> timedelta:
@@ -108,10 +113,14 @@ class Vault:
         provider = self.provider(provider_name)
         if owner == APPLICATION_OWNER:
             return await self.application_token(provider)
-        key = (provider_name, owner)
         remembered = self.remembered(provider_name, owner)
         if remembered is not None:
             return remembered
+        return await self._read(provider, owner)
+
+    async def _read(self, provider: Provider, owner: str) -> IssuedToken:
+        """``token``'s way past the memory: the store (or the journal), kept when it may be."""
+        provider_name, key = provider.name, (provider.name, owner)
         pending = self.refresher.journal.get(provider_name, owner)
         if pending is not None:  # refreshed while the database was away: the newest pair
             view = pending_view(pending)
@@ -133,8 +142,31 @@ class Vault:
 
     def remembered(self, provider_name: str, owner: str) -> IssuedToken | None:
         """The token ``token`` gave out moments ago and keeps in memory, if still kept."""
-        hit = self._issued.get((provider_name, owner))
-        return hit[0] if hit is not None and self.clock.now() < hit[1] else None
+        key = (provider_name, owner)
+        hit = self._issued.get(key)
+        if hit is None or self.clock.now() >= hit[1]:
+            return None
+        self._read_since.add(key)
+        return hit[0]
+
+    async def renew_remembered(self) -> None:
+        """Read again the tokens in memory that were served since they were kept and lapse
+        within ``RENEW_AHEAD``: as ``token`` would on a miss (the store, a refresh when due), but
+        before the miss, so a busy connection is never read by all its waiting readers at once.
+        A failure leaves the entry to lapse; the next read's full way reports it."""
+        now = self.clock.now()
+        due = [key for key in self._read_since
+               if (hit := self._issued.get(key)) is not None and hit[1] - now <= RENEW_AHEAD]
+        for provider_name, owner in due:
+            self._read_since.discard((provider_name, owner))
+            provider = self.providers.get(provider_name)
+            if provider is None:
+                continue
+            try:
+                await self._read(provider, owner)
+            except Exception as exc:  # the entry lapses; the next read's full way answers
+                log.debug("token in memory not renewed provider=%s owner=%s: %s",
+                          provider_name, owner, type(exc).__name__)
 
     async def token_after_refusal(self, provider_name: str, owner: str,
                                   refused: str) -> IssuedToken | None:
@@ -165,6 +197,7 @@ class Vault:
     def forget(self, provider_name: str, owner: str) -> None:
         """Drop a cached token after anything changed the connection."""
         self._issued.pop((provider_name, owner), None)
+        self._read_since.discard((provider_name, owner))
 
     async def disconnect(self, provider_name: str, owner: str) -> bool:
         self.forget(provider_name, owner)

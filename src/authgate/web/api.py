@@ -139,10 +139,16 @@ async def get_token(request: Request) -> Response:
 
 
 def token_json(issued: IssuedToken, now: datetime) -> dict[str, Any]:
-    expires_in = (None if issued.expires_at is None else
-                  max(0, int((issued.expires_at - now).total_seconds())))
+    # "expires_in" last: the hot path writes the rest once per token (hot_paths.TokenBodies).
     return {"access_token": issued.access_token, "token_type": issued.token_type,
-            "expires_at": _iso(issued.expires_at), "expires_in": expires_in}
+            "expires_at": _iso(issued.expires_at), "expires_in": expires_in(issued, now)}
+
+
+def expires_in(issued: IssuedToken, now: datetime) -> int | None:
+    """Whole seconds the token stays valid (None: no stated expiry)."""
+    if issued.expires_at is None:
+        return None
+    return max(0, int((issued.expires_at - now).total_seconds()))
 
 
 async def delete_connection(request: Request) -> Response:
