@@ -11,6 +11,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from authgate.config import load_settings
+from authgate.runtime import Runtime
+from authgate.signin.audit import LOCAL
 from tests.harness import Gateway
 from tests.stacks import Stack, make_stack
 
@@ -91,3 +94,14 @@ def stack(access_lifetime: float = 1209600, extra: str = "") -> Stack:
     """A devidp and a gateway, each a process of its own (the benchmark stops them)."""
     return make_stack(Path(tempfile.mkdtemp(prefix="authgate-bench-")), ExitStack(),
                       access_lifetime=access_lifetime, extra=extra, devidp_process=True)
+
+
+def session_token(config: Path) -> str:
+    """A signed-in user's session token on the gateway configured by ``config``."""
+    runtime = Runtime.open(load_settings(config, environ={}))
+    try:
+        user = runtime.signin.users.add("bench", role="user", now=runtime.clock.now())
+        return runtime.signin.sessions.start(user, provider=LOCAL, ip=None,
+                                             user_agent=None).token
+    finally:
+        runtime.engine.dispose()

@@ -44,9 +44,7 @@ from authgate.deploy.nginx import (
     render_standalone_conf,
     site_options_from_settings,
 )
-from authgate.runtime import Runtime
-from authgate.signin.audit import LOCAL
-from bench.common import cpu_seconds, real_clock, wrk
+from bench.common import cpu_seconds, real_clock, session_token, wrk
 from tests.harness import Child, Gateway, free_port, wait_http
 from tests.signin.conftest import OidcProvider, submit_op_page
 
@@ -115,16 +113,6 @@ def _nginx(tmp: Path, gateway: Gateway, ports: dict[str, int]) -> Server:
                     workdir / "nginx.stdout", f"http://127.0.0.1:{ports['static']}/")
     server.stop_signal = signal.SIGQUIT
     return server.start()
-
-
-def _session(gateway: Gateway) -> str:
-    runtime = Runtime.open(load_settings(gateway.config, environ={}))
-    try:
-        user = runtime.signin.users.add("bench", role="user", now=runtime.clock.now())
-        return runtime.signin.sessions.start(user, provider=LOCAL, ip=None,
-                                             user_agent=None).token
-    finally:
-        runtime.engine.dispose()
 
 
 def apache_available() -> bool:
@@ -249,7 +237,7 @@ def main() -> None:
     children: list[Child] = [gateway]
     try:
         gateway.start()
-        token = _session(gateway)
+        token = session_token(gateway.config)
         nginx = _nginx(tmp, gateway, ports)
         children.append(nginx)
 

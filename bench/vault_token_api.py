@@ -14,14 +14,10 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-from authgate.config import load_settings
-from authgate.runtime import Runtime
-from authgate.signin.audit import LOCAL
-from bench.common import cpu_seconds, real_clock, stack, wrk
+from bench.common import cpu_seconds, real_clock, session_token, stack, wrk
 from tests.harness import free_port, wait_http
 from tests.stacks import seed_connections
 
@@ -55,16 +51,6 @@ class Candidate:
     cpu_us: list[float] = field(default_factory=list)
 
 
-def _session(config: Path) -> str:
-    runtime = Runtime.open(load_settings(config, environ={}))
-    try:
-        user = runtime.signin.users.add("bench", role="user", now=runtime.clock.now())
-        return runtime.signin.sessions.start(user, provider=LOCAL, ip=None,
-                                             user_agent=None).token
-    finally:
-        runtime.engine.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 3 s")
@@ -88,7 +74,7 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{port}{path}", process=bare)
         gateway_pid = s.gateway.pid
         assert gateway_pid is not None
-        cookie = {"Cookie": f"authgate_session={_session(s.gateway.config)}"}
+        cookie = {"Cookie": f"authgate_session={session_token(s.gateway.config)}"}
         candidates = [
             Candidate("bare Starlette, JSON from memory", f"http://127.0.0.1:{port}{path}",
                       bare.pid, {}),
