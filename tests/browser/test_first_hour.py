@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from authgate.outbox.store import Outbox
 from authgate.signin.passwords import hash_password
 from tests.browser.conftest import Tab
 from tests.browser.test_console import sign_in_with_password
@@ -88,7 +89,8 @@ def _save_connection(demo: DemoProcess, owner: str) -> None:
 
     settings = load_settings(demo.directory / "authgate.toml", environ={})
     engine = make_engine(database_url(settings.database_url, settings.data_dir))
-    store = ConnectionStore(make_sessionmaker(engine), Keyring(keyring_path(settings.data_dir)))
+    db = make_sessionmaker(engine)
+    store = ConnectionStore(db, Keyring(keyring_path(settings.data_dir)), Outbox(db))
     now = datetime.now(UTC)
     if store.get("hh", owner) is None:
         store.save_tokens("hh", owner, TokenResponse(access_token="a" * 24, refresh_token="r" * 24,

@@ -89,6 +89,7 @@ def _save_connection(config: Path, owner: str, access_token: str) -> None:
 
     from authgate.config import load_settings
     from authgate.keyring import Keyring, keyring_path
+    from authgate.outbox.store import Outbox
     from authgate.protocol.rfc6749_oauth2 import TokenResponse
     from authgate.providers.base import Account
     from authgate.store.db import database_url, make_engine, make_sessionmaker
@@ -96,7 +97,8 @@ def _save_connection(config: Path, owner: str, access_token: str) -> None:
 
     settings = load_settings(config, environ={})
     engine = make_engine(database_url(settings.database_url, settings.data_dir))
-    store = ConnectionStore(make_sessionmaker(engine), Keyring(keyring_path(settings.data_dir)))
+    db = make_sessionmaker(engine)
+    store = ConnectionStore(db, Keyring(keyring_path(settings.data_dir)), Outbox(db))
     now = datetime.now(UTC)
     store.save_tokens("hh", owner, TokenResponse(access_token=access_token,
                                                  refresh_token="r" * 20, expires_in=86400),

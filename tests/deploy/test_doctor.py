@@ -19,6 +19,7 @@ from authgate.deploy.doctor import Check, run_doctor
 from authgate.deploy.nginx import NginxSiteOptions, render_nginx_site
 from authgate.devidp import DevIdpOptions, HhOptions, OidcOptions, create_devidp_app
 from authgate.keyring import Keyring, keyring_path
+from authgate.outbox.store import Outbox
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
 from authgate.signin.users import UserStore
@@ -131,7 +132,8 @@ def test_connections_needing_reauthorization_are_listed(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path, public_url="http://127.0.0.1:1"), environ={})
     install(settings)
     engine = make_engine(database_url(settings.database_url, settings.data_dir))
-    store = ConnectionStore(make_sessionmaker(engine), Keyring(keyring_path(settings.data_dir)))
+    db = make_sessionmaker(engine)
+    store = ConnectionStore(db, Keyring(keyring_path(settings.data_dir)), Outbox(db))
     now = datetime.now(UTC)
     for owner in ("tg:1", "tg:2"):
         store.save_tokens("hh", owner, TokenResponse(access_token="a" * 20,
@@ -225,8 +227,9 @@ def test_cli_doctor_exits_1_on_failure(tmp_path: Path) -> None:
     assert "authgate users add" in result.output
 
     engine = make_engine(database_url(settings.database_url, settings.data_dir))
-    UserStore(make_sessionmaker(engine)).add("root", role="admin", password_hash="x",
-                                             now=datetime.now(UTC))
+    db = make_sessionmaker(engine)
+    UserStore(db, outbox=Outbox(db)).add("root", role="admin", password_hash="x",
+                                         now=datetime.now(UTC))
     engine.dispose()
     result = CliRunner().invoke(app, ["doctor", "--config", str(config)])
     assert result.exit_code == 0, result.output

@@ -11,6 +11,7 @@ import pytest
 
 from authgate.errors import NotFound
 from authgate.keyring import Keyring
+from authgate.outbox.store import Outbox
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
 from authgate.store.db import make_engine, make_sessionmaker, migrate
@@ -42,7 +43,8 @@ def store(database: str, tmp_path: Path) -> Iterator[ConnectionStore]:
 
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM connections"))
-    yield ConnectionStore(make_sessionmaker(engine), Keyring(tmp_path / "keyring.json"))
+    db = make_sessionmaker(engine)
+    yield ConnectionStore(db, Keyring(tmp_path / "keyring.json"), Outbox(db))
     engine.dispose()
 
 

@@ -24,6 +24,7 @@ from authgate.deploy import doctor_net
 from authgate.deploy.doctor_check import Check
 from authgate.errors import AuthgateError
 from authgate.keyring import Keyring, keyring_path, parse_master_key
+from authgate.outbox.store import Outbox
 from authgate.store.data_keys import DatabaseKeys, has_data_keys
 from authgate.store.db import (
     database_url,
@@ -165,7 +166,7 @@ def _database(url: str, sqlite_file: Path | None, key: Path,
                                        "give every replica the same [keyring] master_key")], None
             checks.append(Check("encryption keys", True,
                                 "in the database, opened with the master key"))
-            views = ConnectionStore(db, keyring).list_connections()
+            views = ConnectionStore(db, keyring, Outbox(db)).list_connections()
             return [*checks, _connections(views)], len(views)
         if sqlite_file is None:
             checks.append(Check("encryption keys", True, f"in {key}: this machine only",
@@ -177,7 +178,7 @@ def _database(url: str, sqlite_file: Path | None, key: Path,
                 count = conn.scalar(select(func.count()).select_from(Connection))
             return checks, int(count or 0)
         try:
-            views = ConnectionStore(db, Keyring(key)).list_connections()
+            views = ConnectionStore(db, Keyring(key), Outbox(db)).list_connections()
         except AuthgateError as exc:
             return [*checks, Check("connections", False, exc.detail)], None
         return [*checks, _connections(views)], len(views)

@@ -86,11 +86,10 @@ def _check(seed: object) -> list[_Entry]:
 
 
 def import_users(db: sessionmaker[Session], seed: object, *, default_role: str,
-                 now: datetime, outbox: Outbox | None = None) -> list[ImportResult]:
+                 now: datetime, outbox: Outbox) -> list[ImportResult]:
     """Create or update every user of the seed in one transaction; new users and newly
     disabled ones are announced (user.created, user.disabled) through ``outbox`` in it."""
     entries = _check(seed)
-    outbox = outbox or Outbox(db)
     results = []
     with db.begin() as s:
         for entry in entries:

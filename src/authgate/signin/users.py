@@ -93,11 +93,11 @@ def username_base(email: str | None, fallback: str | None = None) -> str:
 
 class UserStore:
     def __init__(self, db: sessionmaker[Session],
-                 on_revoke: Callable[..., None] | None = None,
-                 outbox: Outbox | None = None) -> None:
+                 on_revoke: Callable[..., None] | None = None, *,
+                 outbox: Outbox) -> None:
         self._db = db
         # user.created and user.disabled are written to it in the change's transaction.
-        self._outbox = outbox or Outbox(db)
+        self._outbox = outbox
         # Told the session ids this store revoked, after the commit: the in-memory revocation
         # set of this process (see signin/revocations.py) learns them at once.
         self._on_revoke = on_revoke

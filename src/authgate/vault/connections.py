@@ -118,13 +118,13 @@ def _claim_free(now: datetime) -> ColumnElement[bool]:
 
 class ConnectionStore:
     """Every change that a bot may want to hear about also writes its event to the outbox
-    (``outbox``), in the same transaction."""
+    (``outbox``), in the same transaction. A reader that changes nothing (``doctor``) passes an
+    outbox without routers."""
 
-    def __init__(self, db: sessionmaker[Session], keyring: Keyring,
-                 outbox: Outbox | None = None) -> None:
+    def __init__(self, db: sessionmaker[Session], keyring: Keyring, outbox: Outbox) -> None:
         self._db = db
         self._keyring = keyring
-        self._outbox = outbox or Outbox(db)
+        self._outbox = outbox
 
     @property
     def single_writer(self) -> bool:
