@@ -21,7 +21,7 @@ All times passed in are the database's (``authgate.store.db_clock``), never one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -92,6 +92,16 @@ class ConnectionView:
             created_at=row.created_at, extras=dict(row.extras or {}),
             claimed_by=row.claimed_by, claim_until=row.claim_until,
         )
+
+
+@dataclass(frozen=True)
+class NewPair:
+    """A refresh's answer, to be stored over the pair ``conn`` (as claimed) holds."""
+
+    conn: ConnectionView
+    tokens: TokenResponse = field(repr=False)
+    now: datetime
+    next_refresh_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -254,22 +264,41 @@ class ConnectionStore:
         Only while the row is at ``conn``'s generation: None when a newer pair is stored already
         (this refresher's lease ran out and another one finished first). Raises NotFound when the
         connection was removed."""
-        params = {f"new_{name}": value for name, value in self._token_values(
-            conn.provider, conn.owner, tokens, now=now).items()}
+        [stored] = self.complete_refreshes([NewPair(conn, tokens, now, next_refresh_at)])
+        if isinstance(stored, NotFound):
+            raise stored
+        return stored
+
+    def complete_refreshes(self, pairs: Sequence[NewPair],
+                           ) -> list[ConnectionView | NotFound | None]:
+        """``complete_refresh`` for several connections in one transaction (group commit):
+        each pair's answer in order — the stored view, None (superseded) or NotFound (removed)."""
+        results: dict[int, ConnectionView | NotFound | None] = {}
         with self._db.begin() as s:
-            # One conditional UPDATE (the generation check and the write in one statement),
-            # built once: the refresh engine's hot path.
-            row = s.connection().execute(
-                _COMPLETE_REFRESH[bool(tokens.refresh_token)],
-                {**params, "conn_id": conn.id, "from_generation": conn.generation,
-                 "new_next_refresh_at": next_refresh_at, "new_last_refresh_at": now}).first()
-            if row is None:
-                if s.scalar(select(TABLE.c.id).where(TABLE.c.id == conn.id)) is None:
-                    raise NotFound("the connection was removed while it was being refreshed")
-                return None
-            updated = ConnectionView.of(row)
-            self._publish(s, events.CONNECTION_REFRESHED, updated, now)
-            return updated
+            # Rows are locked in id order, so two replicas' batches never wait on each other in
+            # a circle.
+            for n, pair in sorted(enumerate(pairs), key=lambda item: item[1].conn.id):
+                results[n] = self._complete_one(s, pair)
+        return [results[n] for n in range(len(pairs))]
+
+    def _complete_one(self, s: Session, pair: NewPair) -> ConnectionView | NotFound | None:
+        conn = pair.conn
+        params = {f"new_{name}": value for name, value in self._token_values(
+            conn.provider, conn.owner, pair.tokens, now=pair.now).items()}
+        # One conditional UPDATE (the generation check and the write in one statement), built
+        # once: the refresh engine's hot path.
+        row = s.connection().execute(
+            _COMPLETE_REFRESH[bool(pair.tokens.refresh_token)],
+            {**params, "conn_id": conn.id, "from_generation": conn.generation,
+             "new_next_refresh_at": pair.next_refresh_at,
+             "new_last_refresh_at": pair.now}).first()
+        if row is None:
+            if s.scalar(select(TABLE.c.id).where(TABLE.c.id == conn.id)) is None:
+                return NotFound("the connection was removed while it was being refreshed")
+            return None
+        updated = ConnectionView.of(row)
+        self._publish(s, events.CONNECTION_REFRESHED, updated, pair.now)
+        return updated
 
     def release_claim(self, conn: ConnectionView, *, now: datetime, retry_at: datetime | None,
                       error: str | None, count_attempt: bool) -> ConnectionView | None:

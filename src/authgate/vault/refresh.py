@@ -30,9 +30,16 @@ from authgate.protocol.refresh_policy import backoff_delay, may_refresh_now, nex
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account, Provider, RefreshFailure
 from authgate.singleflight import SingleFlight
-from authgate.vault.connections import NEEDS_REAUTH, Claim, ConnectionStore, ConnectionView
+from authgate.vault.connections import (
+    NEEDS_REAUTH,
+    Claim,
+    ConnectionStore,
+    ConnectionView,
+    NewPair,
+)
 from authgate.vault.export import EXPORT_OWNER, export_token
 from authgate.vault.journal import PairJournal, PendingPair
+from authgate.vault.pair_writer import PairWriter
 
 log = logging.getLogger("authgate.vault")
 T = TypeVar("T")
@@ -100,6 +107,8 @@ class Refresher:
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
         # steps of up to 100 ms: queueing this process's writes here is much faster.
         self._write_lock = asyncio.Lock() if store.single_writer else None
+        # Refreshes that finish together are stored together, in one transaction.
+        self._pairs = PairWriter(store, self._write)
         # Called with (provider, owner) whenever this process changes a connection.
         self._on_change = on_change
 
@@ -238,8 +247,7 @@ class Refresher:
         # sends a new one): the next refresh is planned all the same.
         planned = self._plan(provider, answer, done, has_refresh_token=True)
         try:
-            updated = await self._write(lambda: self.store.complete_refresh(
-                conn, answer, now=done, next_refresh_at=planned))
+            updated = await self._pairs.complete(NewPair(conn, answer, done, planned))
         except NotFound:
             return _gone(conn)
         except AuthgateError:

@@ -30,6 +30,8 @@ CONFIG_PREFIX = "cfg_"
 # Read with every event (every refresh publishes one): built once, not per call.
 _SUBSCRIPTIONS = select(WebhookEndpoint.id, WebhookEndpoint.events).order_by(
     WebhookEndpoint.created_at)
+# Where a session keeps what ``_SUBSCRIPTIONS`` read, with the transaction it was read in.
+_SUBSCRIPTIONS_READ = "authgate.webhook_subscriptions"
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,14 @@ class WebhookEndpoints:
         for endpoint in self._configured.values():
             if subscribed(endpoint.events, event.type):
                 yield Recipient(CHANNEL, endpoint.id)
-        for endpoint_id, events in s.execute(_SUBSCRIPTIONS):
-            if subscribed(list(events or []), event.type):
+        # Read once per transaction: a batch of refreshes publishes one event each.
+        transaction, subscriptions = s.info.get(_SUBSCRIPTIONS_READ, (None, []))
+        if transaction is None or transaction is not s.get_transaction():
+            subscriptions = [(endpoint_id, list(events or []))
+                             for endpoint_id, events in s.execute(_SUBSCRIPTIONS)]
+            s.info[_SUBSCRIPTIONS_READ] = (s.get_transaction(), subscriptions)
+        for endpoint_id, events in subscriptions:
+            if subscribed(events, event.type):
                 yield Recipient(CHANNEL, endpoint_id)
 
     # -- reading ----------------------------------------------------------------------------
