@@ -6,17 +6,25 @@ the look-alike has refreshed them all: wall time, the replicas' CPU (from /proc/
 their refresh claims (won, and lost to another replica: wasted). One and three replicas are
 alternated per round; medians are printed, and three replicas' throughput as a ratio to one's.
 
-Run: .venv/bin/python -m bench.replicas [per_round] [rounds]"""
+Replicas run on machines of their own in production; here all of them share two cores with the
+look-alike and PostgreSQL, so one efficient replica already keeps the machine busy and a second
+one has nothing left to use. ``--cpu-per-replica`` (default half a core) caps each replica
+with a cgroup, so that each stands for a small machine of its own and the shared parts keep what
+is left: the ratio then shows whether replicas share the work or fight over it. ``0`` runs them
+uncapped (what the whole machine does).
+
+Run: .venv/bin/python -m bench.replicas [per_round] [rounds] [--cpu-per-replica CORES]"""
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import mkdtemp
 
+from bench.cpu_caps import CpuCaps
 from bench.proxy_overhead import cpu_seconds
 from bench.storm import claims, make_due, seed_idle, wait_for_refreshes
 from tests.harness import Gateway
@@ -50,9 +58,17 @@ def storm(cluster: Cluster, replicas: list[Gateway], count: int, prefix: str) ->
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 600
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=600)
+    parser.add_argument("rounds", nargs="?", type=int, default=4)
+    parser.add_argument("--cpu-per-replica", type=float, default=0.5)
+    args = parser.parse_args()
+    count, rounds = args.count, args.rounds
+    caps = CpuCaps.open("authgate-bench-replicas") if args.cpu_per_replica > 0 else None
+    capped: set[int] = set()
     with postgres_server() as url, ExitStack() as cleanup:
+        if caps is not None:
+            cleanup.callback(caps.close)
         cluster = Cluster(Path(mkdtemp(prefix="authgate-bench-")), cleanup, url,
                           devidp_process=True)
         cluster.devidp.control("hh/latency", {"ms": 20})
@@ -65,8 +81,19 @@ def main() -> None:
                         extra.start()
                     elif size == 1 and extra.running():
                         extra.stop()
+                for replica in replicas[:size]:
+                    if caps is not None and replica.pid is not None and replica.pid not in capped:
+                        caps.cap(replica.pid, args.cpu_per_replica)
+                        capped.add(replica.pid)
                 results[size].append(storm(cluster, replicas[:size], count, f"r{n}s{size}"))
         stats = cluster.devidp.hh_stats()
+    if caps is not None:
+        print(f"each replica capped at {args.cpu_per_replica:g} of a core (a cgroup); the "
+              "look-alike and PostgreSQL uncapped")
+    elif args.cpu_per_replica > 0:
+        print("no cgroup cpu controller to cap the replicas with: uncapped")
+    else:
+        print("replicas uncapped: all share the machine's cores")
     print(f"{count} due connections per round, {rounds} rounds alternated, provider latency "
           "20 ms, PostgreSQL; medians")
     for size, runs in results.items():
