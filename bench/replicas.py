@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from tempfile import mkdtemp
 
+from bench.common import real_clock
 from bench.cpu_caps import CpuCaps
 from bench.proxy_overhead import cpu_seconds
 from bench.storm import claims, make_due, seed_idle, wait_for_refreshes
@@ -72,7 +73,10 @@ def main() -> None:
         cluster = Cluster(Path(mkdtemp(prefix="authgate-bench-")), cleanup, url,
                           devidp_process=True)
         cluster.devidp.control("hh/latency", {"ms": 20})
-        replicas = [cluster.replica() for _ in range(3)]
+        # On the system clock, as in production (the look-alike's and the database's are
+        # unshifted).
+        replicas = [real_clock(cluster.replica(start=False)) for _ in range(3)]
+        replicas[0].start()
         results: dict[int, list[Round]] = {1: [], 3: []}
         for n in range(rounds):
             for size in ((1, 3) if n % 2 == 0 else (3, 1)):

@@ -21,6 +21,7 @@ from tempfile import mkdtemp
 
 import httpx
 
+from bench.common import real_clock
 from bench.proxy_overhead import cpu_seconds
 from bench.storm import make_due, seed_idle, wait_for_refreshes
 from tests.postgres import pg_bin, postgres_server
@@ -70,7 +71,8 @@ def measure(database: str, count: int, rounds: int) -> tuple[float, float]:
         url = cleanup.enter_context(postgres_server() if database == "postgresql"
                                     else nullcontext(""))
         s = make_stack(Path(mkdtemp(prefix="authgate-bench-")), cleanup, database_url=url,
-                       devidp_process=True)
+                       devidp_process=True, start_gateway=False)
+        real_clock(s.gateway).start()  # as in production (the look-alike's clock is unshifted)
         s.devidp.control("hh/latency", {"ms": 20})
         bare: list[float] = []
         vault: list[float] = []

@@ -27,7 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Integer,
     Row,
     Select,
     Table,
@@ -121,7 +123,7 @@ class Claim:
     recovering: bool
 
 
-def _claim_free(now: datetime) -> ColumnElement[bool]:
+def _claim_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Nobody holds the claim: never taken, released, or its lease has run out."""
     return or_(Connection.claim_until.is_(None), Connection.claim_until < now)
 
@@ -218,12 +220,11 @@ class ConnectionStore:
         until = now + lease
         with self._db.begin() as s:
             # Core rows and one UPDATE for the batch: the engine's hot path (no ORM unit of work).
-            rows = list(s.execute(_due_query(now, limit, *TABLE.c)
-                                  .with_for_update(skip_locked=True, of=TABLE)))
+            rows = list(s.execute(_CLAIM_DUE, {"now": now, "limit": limit}))
             if not rows:
                 return []
-            s.execute(update(TABLE).where(TABLE.c.id.in_([r.id for r in rows]))
-                      .values(refresh_started_at=now, claimed_by=holder, claim_until=until))
+            s.execute(_CLAIM_ROWS, {"ids": [r.id for r in rows], "now": now, "holder": holder,
+                                    "until": until})
             return [Claim(replace(ConnectionView.of(row), refresh_started_at=now,
                                   claimed_by=holder, claim_until=until),
                           self._decrypt(row), recovering=row.refresh_started_at is not None)
@@ -442,12 +443,29 @@ def _complete_refresh_statement(new_refresh_token: bool) -> Update:
 _COMPLETE_REFRESH = {new: _complete_refresh_statement(new) for new in (False, True)}
 
 
-def _due_query(now: datetime, limit: int, *columns: Any) -> Select[Any]:
+def _due_query(now: datetime | BindParameter[datetime], limit: int, *columns: Any
+               ) -> Select[Any]:
     """Due connections, oldest first: ORM rows, or ``columns`` (Core rows) when given."""
     return (select(*columns or (Connection,))
             .where(Connection.status == ACTIVE, Connection.next_refresh_at <= now,
                    _claim_free(now))
             .order_by(Connection.next_refresh_at).limit(limit))
+
+
+def _claim_due_statements() -> tuple[Select[Any], Update]:
+    """``claim_due``'s two statements, built once: the engine runs them for every batch, and
+    every second when nothing is due, on each replica (building them cost more CPU than running
+    them). Bound: ``now`` and ``limit``; the UPDATE's ``ids``, ``now``, ``holder``, ``until``."""
+    now = bindparam("now", type_=TABLE.c.next_refresh_at.type)
+    due = (_due_query(now, 0, *TABLE.c).limit(bindparam("limit", type_=Integer))
+           .with_for_update(skip_locked=True, of=TABLE))
+    claim = (update(TABLE).where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
+             .values(refresh_started_at=now, claimed_by=bindparam("holder"),
+                     claim_until=bindparam("until", type_=TABLE.c.claim_until.type)))
+    return due, claim
+
+
+_CLAIM_DUE, _CLAIM_ROWS = _claim_due_statements()
 
 
 def _holds(row: Connection, conn: ConnectionView) -> bool:
