@@ -108,6 +108,11 @@ class _Relayed(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except ResponseTooLarge:
+            # Logged already. The answer is left unfinished, without an exception (which the
+            # server would log with a traceback): the server closes the connection, which is
+            # how HTTP/1.1 tells the client the answer is incomplete.
+            return
         finally:
             await self._upstream.aclose()
 
