@@ -103,7 +103,26 @@ def test_a_pair_the_provider_issued_is_kept_even_after_the_lease_ran_out(store):
     stored = store.complete_refresh(stale.conn, pair, now=later, next_refresh_at=None)
     # ...and a's pair, the one the provider issued, puts the connection right again.
     assert stored is not None and stored.status == "active"
-    assert store.get_with_secrets("hh", "o0")[1].access_token == "a-access"
+    conn, secrets = store.get_with_secrets("hh", "o0")
+    assert secrets.access_token == "a-access"
+    assert conn == stored  # the view it answers is the row as it now is
+
+
+def test_a_new_pair_clears_the_failures_and_the_claim_it_answers_as_stored(store):
+    _seed(store, 1)
+    [first] = store.claim_due(T0, holder="a", lease=LEASE, limit=1)
+    store.release_claim(first.conn, now=T0, retry_at=T0, error="provider said 503",
+                        count_attempt=True)
+    [claim] = store.claim_due(T0, holder="b", lease=LEASE, limit=1)
+    assert claim.conn.attempts == 1 and claim.conn.last_error == "provider said 503"
+    done = store.complete_refresh(
+        claim.conn, TokenResponse(access_token="n", refresh_token="m", expires_in=90,
+                                  token_type="bearer"),
+        now=T0 + timedelta(seconds=1), next_refresh_at=T0 + timedelta(seconds=91))
+    assert done is not None
+    assert (done.attempts, done.last_error, done.claimed_by, done.refresh_started_at) == (
+        0, None, None, None)
+    assert done == store.get("hh", "o0")
 
 
 def test_a_pair_without_a_refresh_token_keeps_the_old_one_and_the_plan(store):

@@ -297,7 +297,12 @@ class ConnectionStore:
             if s.scalar(select(TABLE.c.id).where(TABLE.c.id == conn.id)) is None:
                 return NotFound("the connection was removed while it was being refreshed")
             return None
-        updated = ConnectionView.of(row)
+        # The row as the UPDATE left it, from what it wrote: only save_tokens changes the other
+        # columns, and it moves the generation on, which this UPDATE was conditional on.
+        updated = replace(conn, **_PAIR_RESET, token_type=params["new_token_type"],
+                          expires_at=params["new_expires_at"],
+                          next_refresh_at=row.next_refresh_at, last_refresh_at=pair.now,
+                          generation=conn.generation + 1)
         self._publish(s, events.CONNECTION_REFRESHED, updated, pair.now)
         return updated
 
@@ -425,7 +430,8 @@ _PAIR_RESET: Mapping[str, Any] = {"status": ACTIVE, "refresh_started_at": None,
 def _complete_refresh_statement(new_refresh_token: bool) -> Update:
     """``complete_refresh``'s UPDATE … RETURNING, its values bound as ``new_<column>``. Without a
     new refresh token the old one stays (RFC 6749 §6: it is still valid), and so does the next
-    refresh when there is one to use."""
+    refresh when there is one to use. It returns only ``next_refresh_at``, the one column it may
+    or may not set; reading back the whole row cost more than the UPDATE."""
     c = TABLE.c
     names = ["access_token_enc", "token_type", "scope", "expires_at", "updated_at",
              "last_refresh_at", *(["refresh_token_enc"] if new_refresh_token else [])]
@@ -436,7 +442,7 @@ def _complete_refresh_statement(new_refresh_token: bool) -> Update:
     return (update(TABLE)
             .where(c.id == bindparam("conn_id"), c.generation == bindparam("from_generation"))
             .values(**values, **_PAIR_RESET, generation=c.generation + 1)
-            .returning(*c))
+            .returning(c.next_refresh_at))
 
 
 # Built once: a statement built per call costs more CPU than its round trip.
