@@ -214,7 +214,7 @@ class Child:
 # are started through multiprocessing's fork server, which has imported authgate once: each
 # gateway is still a process of its own, in its own session and process group, running the CLI's
 # ``main()`` with its own arguments, environment, working directory and log file.
-_PRELOAD = ["authgate.cli.main", "authgate.web.app", "authgate.signin.wiring", "uvicorn",
+_PRELOAD = ["authgate.cli.main", "authgate.web.app", "authgate.signin.services", "uvicorn",
             "tests.launch"]
 _fork_context: Any = None
 
