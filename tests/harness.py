@@ -590,18 +590,25 @@ _CLI_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def _logging_kept() -> Iterator[None]:
-    """Put back the logging setup a command changes (``configure_logging`` binds a handler to the
-    runner's stderr, which is closed after the command)."""
+    """Put back the logging setup a command changes: every logger's handlers, level, propagation
+    and state (``configure_logging`` binds a handler to the runner's stderr, which is closed
+    after the command; ``demo`` quiets the access logs, which later tests of this process read
+    through caplog). A logger the command created goes back to the defaults."""
     import logging
 
-    names = ["", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access"]
-    saved = {name: (logging.getLogger(name), logging.getLogger(name).handlers[:],
-                    logging.getLogger(name).level, logging.getLogger(name).propagate,
-                    logging.getLogger(name).disabled) for name in names}
+    def every_logger() -> dict[str, logging.Logger]:
+        found = {name: logger for name, logger in logging.root.manager.loggerDict.items()
+                 if isinstance(logger, logging.Logger)}
+        return {"": logging.getLogger(), **found}
+
+    saved = {name: (logger, logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+             for name, logger in every_logger().items()}
     try:
         yield
     finally:
-        for logger, handlers, level, propagate, disabled in saved.values():
+        for name, logger in every_logger().items():
+            _, handlers, level, propagate, disabled = saved.get(
+                name, (logger, [], logging.NOTSET, True, False))
             logger.handlers[:] = handlers
             logger.setLevel(level)
             logger.propagate, logger.disabled = propagate, disabled
