@@ -597,7 +597,8 @@ def _logging_kept() -> Iterator[None]:
     import logging
 
     def every_logger() -> dict[str, logging.Logger]:
-        found = {name: logger for name, logger in logging.root.manager.loggerDict.items()
+        # list() first: a server thread of this process may add a logger meanwhile.
+        found = {name: logger for name, logger in list(logging.root.manager.loggerDict.items())
                  if isinstance(logger, logging.Logger)}
         return {"": logging.getLogger(), **found}
 
