@@ -27,6 +27,11 @@ def pytest_configure(config: pytest.Config) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     share_one_tls_context()
     _patient_http_clients()
+    # xdist's loadscope hands out modules by number of tests, most first, unless told not to:
+    # then a long module of one or two tests (an install, a volume test) starts last and runs
+    # alone at the end. In collection order instead, which puts the longest first (below).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 def _patient_http_clients() -> None:
@@ -41,11 +46,19 @@ def _patient_http_clients() -> None:
     default.connect = default.read = default.write = default.pool = patient
 
 
-# Modules that take longest, started first: with one module per worker at a time (--dist
-# loadscope), a long module picked up last would run alone at the end.
-_LONGEST_FIRST = ["tests/web/test_bad_input.py", "tests/vault/test_failures.py",
-                  "tests/cli/test_vault_cli.py", "tests/signin/test_password.py",
-                  "tests/deploy/test_end_to_end.py", "tests/vault/test_crash_recovery.py"]
+# Modules that take longest (measured on an idle 2-core machine, longest first), started first:
+# with one module per worker at a time (--dist loadscope), a long module picked up last would
+# run alone at the end. Keep it roughly in step with ``--durations`` when modules change.
+_LONGEST_FIRST = ["tests/vault/test_failures.py", "tests/telegram/test_reconnect.py",
+                  "tests/vault/test_replicas.py", "tests/cli/test_first_hour.py",
+                  "tests/cli/test_vault_cli.py", "tests/cli/test_install.py",
+                  "tests/webhooks/test_replicas.py", "tests/webhooks/test_events.py",
+                  "tests/signin/test_password.py", "tests/vault/test_hh_lifecycle.py",
+                  "tests/vault/test_database_outage.py", "tests/cli/test_database_outage.py",
+                  "tests/vault/test_presets.py", "tests/webhooks/test_manage.py",
+                  "tests/webhooks/test_crash.py", "tests/cli/test_demo.py",
+                  "tests/webhooks/test_retries.py", "tests/web/test_bad_input.py",
+                  "tests/signin/test_seed_import.py", "tests/vault/test_crash_recovery.py"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

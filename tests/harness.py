@@ -18,14 +18,17 @@ logs for every secret they saw; the output of the CLI commands run for it is app
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import queue
+import random
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -77,10 +80,92 @@ def wait_until(condition: Callable[[], Any], what: str, *, idle_bound: float = 1
         time.sleep(interval)
 
 
+# Ports handed out by free_port: below the kernel's ephemeral range (32768-60999 by default), so
+# that no bind(0) and no outgoing connection takes one between the test choosing it and its
+# server binding it, and each reserved machine-wide by a marker file that names this process.
+_PORTS = range(10000, 32000)
+_PORT_MARKERS = Path(tempfile.gettempdir()) / "authgate-test-ports"
+_reserved: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port that nothing listens on and that no other test process gets from here
+    while this one lives. Tests stop a server and start another on its port (a gateway
+    restarted, a receiver back after an outage): with ports from bind(0), another worker's
+    test could take the port in between, and a readiness check would then see that test's
+    server answer."""
+    _PORT_MARKERS.mkdir(exist_ok=True)
+    for _ in range(10 * len(_PORTS)):
+        port = random.choice(_PORTS)
+        if port in _reserved or not _reserve(port):
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use by something else: stays reserved, never handed out
+        return port
+    raise RuntimeError("no free loopback port left")
+
+
+def _reserve(port: int) -> bool:
+    path = _PORT_MARKERS / str(port)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        if not _reclaimed(path):
+            return False
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+    with os.fdopen(fd, "w") as marker:
+        marker.write(str(os.getpid()))
+    if not _reserved:
+        atexit.register(_release_ports, os.getpid())
+    _reserved.add(port)
+    return True
+
+
+def _owner_is_gone(path: Path) -> bool:
+    try:
+        owner = int(path.read_text() or "0")
+    except (OSError, ValueError):
+        return False  # gone already, or being written
+    if owner <= 0:
+        return False
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _reclaimed(path: Path) -> bool:
+    """Remove the marker of a process that died without releasing its ports (SIGKILL). Under a
+    lock shared by every process that reclaims, and read again under it: a marker made since
+    by a live process is never removed."""
+    import fcntl
+
+    if not _owner_is_gone(path):
+        return False
+    with open(_PORT_MARKERS / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _owner_is_gone(path):
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return True
+
+
+def _release_ports(owner: int) -> None:
+    if os.getpid() != owner:  # a forked child exiting normally: the ports are its parent's
+        return
+    for port in _reserved:
+        with contextlib.suppress(OSError):
+            os.unlink(_PORT_MARKERS / str(port))
 
 
 # One client for readiness polls: a new httpx client per poll costs a TLS context each time.
@@ -214,7 +299,7 @@ class Child:
 # are started through multiprocessing's fork server, which has imported authgate once: each
 # gateway is still a process of its own, in its own session and process group, running the CLI's
 # ``main()`` with its own arguments, environment, working directory and log file.
-_PRELOAD = ["authgate.cli.main", "authgate.web.app", "authgate.signin.wiring", "uvicorn",
+_PRELOAD = ["authgate.cli.main", "authgate.web.app", "authgate.signin.services", "uvicorn",
             "tests.launch"]
 _fork_context: Any = None
 
@@ -590,18 +675,26 @@ _CLI_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def _logging_kept() -> Iterator[None]:
-    """Put back the logging setup a command changes (``configure_logging`` binds a handler to the
-    runner's stderr, which is closed after the command)."""
+    """Put back the logging setup a command changes: every logger's handlers, level, propagation
+    and state (``configure_logging`` binds a handler to the runner's stderr, which is closed
+    after the command; ``demo`` quiets the access logs, which later tests of this process read
+    through caplog). A logger the command created goes back to the defaults."""
     import logging
 
-    names = ["", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access"]
-    saved = {name: (logging.getLogger(name), logging.getLogger(name).handlers[:],
-                    logging.getLogger(name).level, logging.getLogger(name).propagate,
-                    logging.getLogger(name).disabled) for name in names}
+    def every_logger() -> dict[str, logging.Logger]:
+        # list() first: a server thread of this process may add a logger meanwhile.
+        found = {name: logger for name, logger in list(logging.root.manager.loggerDict.items())
+                 if isinstance(logger, logging.Logger)}
+        return {"": logging.getLogger(), **found}
+
+    saved = {name: (logger, logger.handlers[:], logger.level, logger.propagate, logger.disabled)
+             for name, logger in every_logger().items()}
     try:
         yield
     finally:
-        for logger, handlers, level, propagate, disabled in saved.values():
+        for name, logger in every_logger().items():
+            _, handlers, level, propagate, disabled = saved.get(
+                name, (logger, [], logging.NOTSET, True, False))
             logger.handlers[:] = handlers
             logger.setLevel(level)
             logger.propagate, logger.disabled = propagate, disabled
@@ -712,6 +805,15 @@ def assert_no_secrets(texts: Iterable[str], secrets: Iterable[str]) -> None:
     blob = "\n".join(texts)
     leaked = [s for s in secrets if s and len(s) >= 8 and s in blob]
     assert not leaked, f"{len(leaked)} secret value(s) found in logs, e.g. {leaked[0][:6]}…"
+
+
+def stop_together(*parts: Any) -> None:
+    """``part.stop()`` for each at the same time: a server's graceful shutdown is mostly waiting
+    (uvicorn notices the signal at its next 0.1 s tick, then gives connections 0.1 s), and a
+    test stack's gateway and devidp need not wait for each other's."""
+    with ThreadPoolExecutor(len(parts)) as pool:
+        for stopping in [pool.submit(part.stop) for part in parts]:
+            stopping.result()
 
 
 @contextlib.contextmanager

@@ -63,9 +63,10 @@ def share_one_tls_context() -> None:
 
 
 def _warm_up() -> None:
+    import importlib
+
     from authgate.config import load_settings
     from authgate.runtime import Runtime
-    from authgate.signin.wiring import signin_services
     from authgate.web.app import create_app
 
     root = Path(tempfile.mkdtemp(prefix="authgate-warm-"))
@@ -73,16 +74,25 @@ def _warm_up() -> None:
         config = root / "authgate.toml"
         config.write_text(f'public_url = "http://127.0.0.1:1"\ndata_dir = "{root / "data"}"\n')
         runtime = Runtime.open(load_settings(config, environ={}))
-        signin_services(runtime)
         create_app(runtime)
         runtime.engine.dispose()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    # What uvicorn and anyio import only once a server runs (``serve`` asks for uvloop and
+    # httptools): a third of a forked gateway's start-up CPU otherwise.
+    for name in _SERVING_MODULES:
+        importlib.import_module(name)
+
+
+_SERVING_MODULES = ["uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl",
+                    "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on",
+                    "anyio._backends._asyncio", "encodings.idna"]
 
 
 if os.environ.get("AUTHGATE_TESTS_NO_WARM_UP") is None and "pytest" not in sys.modules:
     try:
         share_one_tls_context()
         _warm_up()
-    except Exception:  # only a speed-up: a gateway imports what it lacks itself
-        pass
+    except Exception as exc:  # only a speed-up (a gateway imports what it lacks itself), but
+        # say so: a warm-up that silently stopped working costs every gateway start.
+        print(f"tests.launch: the fork server's warm-up failed: {exc!r}", file=sys.stderr)

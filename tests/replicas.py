@@ -18,7 +18,14 @@ from sqlalchemy import create_engine, text
 from authgate.clock import TEST_DATABASE_CLOCK_FILE_ENV
 from authgate.keyring import new_master_key
 from authgate.vault.journal import JOURNAL_GLOB
-from tests.harness import ClockFile, DevIdp, DevIdpProcess, Gateway, hh_provider_config
+from tests.harness import (
+    ClockFile,
+    DevIdp,
+    DevIdpProcess,
+    Gateway,
+    hh_provider_config,
+    stop_together,
+)
 from tests.stacks import Stack, seed_connections
 
 
@@ -33,9 +40,10 @@ class Cluster:
         self.world = ClockFile(tmp / "world-clock")
         self.devidp: DevIdp | DevIdpProcess = (DevIdpProcess if devidp_process else DevIdp)(
             tmp, gateway_url="http://127.0.0.1:1", clock=self.world)
-        cleanup.callback(self.devidp.stop)
-        self.devidp.start()
         self.replicas: list[Gateway] = []
+        # Every replica (made later) and the look-alike stop at the same time, at the end.
+        cleanup.callback(lambda: stop_together(self.devidp, *self.replicas))
+        self.devidp.start()
         self.api_key = ""
         self.master_key = new_master_key()  # one keyring for all, in the database
 
@@ -54,7 +62,6 @@ class Cluster:
                           top=f'database_url = "{self.pg_url}"\n', http_timeout=http_timeout)
         # The database's clock is the world's, whatever this replica's says.
         gateway.env[TEST_DATABASE_CLOCK_FILE_ENV] = str(self.world.path)
-        self.cleanup.callback(gateway.stop)
         self.replicas.append(gateway)
         if start:
             gateway.start()

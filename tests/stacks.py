@@ -16,6 +16,7 @@ from tests.harness import (
     Gateway,
     free_port,
     hh_provider_config,
+    stop_together,
 )
 
 # hh.ru's access tokens live 14 days; tests that want one to expire move the clock past this.
@@ -55,6 +56,7 @@ def make_stack(tmp: Path, cleanup: ExitStack, *, access_lifetime: float = HH_LIF
     gateway = Gateway(tmp, port=port, body=hh_provider_config(devidp.url) + extra, top=top,
                       http_timeout=http_timeout, clock=clock)
     cleanup.callback(gateway.stop)
+    cleanup.callback(stop_together, gateway, devidp)  # first; the two above are then no-ops
     api_key = gateway.create_api_key()
     if start_gateway:
         gateway.start()

@@ -15,7 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.harness import AUTHGATE, free_port, run_cli, wait_http
+from tests.harness import AUTHGATE, bound, free_port, run_cli, wait_http, wait_until
 from tests.inprocess import cheap_password_hashing
 
 
@@ -78,9 +78,13 @@ def test_serve_takes_listen_and_workers(tmp_path: Path) -> None:
                                 stdout=handle, stderr=subprocess.STDOUT)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", idle_bound=60, process=proc, log=log)
+        # One worker answering says nothing of the other: wait for both to have started (on a
+        # crowded machine the second can still be importing when the first answers).
+        wait_until(lambda: log.read_text().count("Application startup complete") >= 2,
+                   "both workers started", idle_bound=60)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        proc.wait(bound(30))
     assert log.read_text().count("Application startup complete") == 2
 
 

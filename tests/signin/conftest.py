@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import ClockFile, DevIdp, Gateway, Process, bound, free_port
+from tests.harness import ClockFile, DevIdp, Gateway, Process, bound, free_port, stop_together
 
 DEV_CLIENT_ID = "authgate-dev"
 DEV_CLIENT_SECRET = "dev-oidc-secret"
@@ -168,6 +168,7 @@ def make_stack(tmp: Path, cleanup: ExitStack, *, extra: str = "",
             + dev_provider_config(devidp.url, end_session_method="post") + extra)
     gateway = Gateway(tmp, port=port, body=body, clock=clock)
     cleanup.callback(gateway.stop)
+    cleanup.callback(stop_together, gateway, devidp)  # first; the two above are then no-ops
     gateway.start()
     return SigninStack(devidp, gateway, panel_origin, clock)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from authgate.vault.refresh import CLAIM_LEASE
 from tests.harness import skip_unless_installed, wait_until
 from tests.postgres import pg_bin, postgres_server
 from tests.replicas import Cluster, claims, new_database
@@ -105,10 +106,17 @@ def test_a_killed_replicas_claims_are_taken_over(cluster):
                "the doomed replica's four refreshes reaching the provider", idle_bound=20)
     survivor = cluster.replica()
     assert claims(survivor)["won"] == 0  # the live holder's claims are left alone
+    # Time stops here, so that the dead replica's leases cannot run out before the test says so
+    # (then the clock is moved past them, rather than waiting for them in real time).
+    cluster.world.freeze()
     doomed.kill()
-    # No clock is moved: the lease (seconds) runs out in real time. A bot asking meanwhile gets
-    # 503 with Retry-After, never a long wait, then its token.
+    # A bot asking while the dead replica's lease holds gets 503 with Retry-After, never a long
+    # wait; once the lease has run out, its token.
     api = cluster.api(survivor)
+    held = api.get("/api/v1/connections/hh/seed:0/token")
+    assert held.status_code == 503, held.text
+    assert int(held.headers["Retry-After"]) >= 1
+    cluster.advance(CLAIM_LEASE.total_seconds() + 1)
 
     def token() -> httpx.Response | None:
         answer = api.get("/api/v1/connections/hh/seed:0/token")
@@ -117,7 +125,7 @@ def test_a_killed_replicas_claims_are_taken_over(cluster):
             return None
         return answer
 
-    assert wait_until(token, "a bot's token", idle_bound=30, interval=0.5).status_code == 200
+    assert wait_until(token, "a bot's token", idle_bound=30, interval=0.2).status_code == 200
     wait_until(lambda: cluster.devidp.hh_stats()["refreshes_ok"] == 4,
                "the survivor refreshing the dead replica's four claims", idle_bound=30)
     assert sum(claims(survivor).values()) >= 4  # by its engine, or for the bot
@@ -152,7 +160,9 @@ def test_a_replica_without_the_master_key_refuses_to_start_and_leaves_nothing(cl
     cluster.replica()  # the database's keys are wrapped by the cluster's master key
     for master_key in ("", "A" * 43):  # none, and a wrong one
         stray = cluster.replica(start=False, master_key=master_key)
-        result = stray.cli_process("status", check=False)
+        # In this process (the command's code, exit code and output; a new Python costs
+        # seconds): tests/cli runs the commands as real processes.
+        result = stray.cli("status", check=False)
         assert result.returncode == 2, result.stderr
         problems = [line for line in result.stderr.splitlines() if "master_key" in line]
         assert len(problems) == 1, result.stderr

@@ -11,6 +11,7 @@ import pytest
 
 from authgate.runtime import Runtime
 from authgate.signin.audit import LOCAL
+from tests.harness import bound
 from tests.web.test_pages import _client
 
 
@@ -62,7 +63,9 @@ def test_a_revocation_by_another_process_is_seen_by_the_next_verify(
     refused = gateway.get("/auth/verify", headers=cookie)
     took = time.monotonic() - started
     assert refused.status_code == 401 and refused.json()["error"] == "session_revoked"
-    assert took < 1.0  # the wait for one reload (a few ms on SQLite), well inside the bound
+    # The wait for one reload (a few ms on SQLite), well inside the bound: a second on an idle
+    # machine, scaled with the load like every other bound.
+    assert took < bound(1.0)
 
 
 def test_an_email_with_a_line_break_is_encoded_not_a_dropped_connection(

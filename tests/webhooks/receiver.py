@@ -101,8 +101,14 @@ def serve(port: int, secret: str) -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+    class Server(ThreadingHTTPServer):
+        # socketserver's default backlog is 5: a replica's batch of concurrent deliveries
+        # overflows it, and a dropped SYN is sent again only a second later (or the connection
+        # is reset), which made a volume test wait on TCP instead of on the gateways.
+        request_queue_size = 1024
+
     _share_the_test_clock()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = Server(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     server.serve_forever()
 
