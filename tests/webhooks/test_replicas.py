@@ -7,11 +7,18 @@ import shutil
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.harness import Gateway, free_port, hh_provider_config, skip_unless_installed
+from tests.harness import (
+    Gateway,
+    free_port,
+    hh_provider_config,
+    skip_unless_installed,
+    wait_until,
+)
 from tests.postgres import pg_bin, postgres_server
 from tests.stacks import make_stack
 from tests.webhooks.harness import ReceiverProcess, new_secret, outbox_rows, webhook_config
@@ -65,9 +72,19 @@ def test_two_replicas_deliver_1000_events_each_exactly_once(tmp_path: Path) -> N
         assert len(ids) == EVENTS, "0 lost"
         assert max(ids.values()) == 1, "0 delivered twice"
         assert all(r["verified"] for r in receiver.received())
-        by_replica = (_delivered_by(stack.gateway), _delivered_by(second))
+        # A replica records a delivery (its outbox row, its metric) after the receiver has
+        # answered: wait for the records of the last ones.
+        def counted() -> tuple[int, int] | None:
+            counts = (_delivered_by(stack.gateway), _delivered_by(second))
+            return counts if sum(counts) >= EVENTS else None
+
+        def finished() -> list[Any] | None:
+            rows = outbox_rows(stack.gateway.config, stack.clock)
+            return rows if all(r.state != "pending" for r in rows) else None
+
+        by_replica = wait_until(counted, "every delivery counted by its replica")
         assert sum(by_replica) == EVENTS
-        rows = outbox_rows(stack.gateway.config, stack.clock)
+        rows = wait_until(finished, "every outbox row finished")
         assert Counter(r.state for r in rows) == Counter({"delivered": EVENTS})
         assert len({r.delivered_by for r in rows}) == 2, f"one replica did all: {by_replica}"
         print(f"delivered by replica 1: {by_replica[0]}, by replica 2: {by_replica[1]}")
