@@ -68,13 +68,12 @@ def create_devidp_app(options: DevIdpOptions) -> Starlette:
     if saved is not None:
         hh_model.load_dict(saved.get("hh", {}))
         oidc_model.load_dict(saved.get("oidc", {}))
-    if saved is not None and "oidc_keys" in saved:
-        keys = KeyRing.from_dict(saved["oidc_keys"])
-    else:
-        keys = KeyRing.generate()
+    keys = (KeyRing.from_dict(saved["oidc_keys"]) if saved is not None and "oidc_keys" in saved
+            else KeyRing())
+    keys.on_new_key = persist.changed  # a signing key made on first use is kept at once
     persist.parts = {"hh": hh_model.to_dict, "oidc": oidc_model.to_dict, "oidc_keys": keys.to_dict}
     if saved is None:
-        persist.changed()  # keep the new signing key even if nothing else happens
+        persist.changed()  # a state file from the start, even if nothing else happens
 
     # Messages live in memory only: a restarted look-alike is a fresh chat history.
     telegram_model = TelegramModel(options.clock)

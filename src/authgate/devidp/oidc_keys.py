@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from joserfc import jwt
@@ -14,14 +15,25 @@ def new_rsa_key() -> RSAKey:
 
 
 class KeyRing:
-    def __init__(self, current: RSAKey, retired: list[RSAKey] | None = None) -> None:
-        self.current = current
+    """``current`` is made on first use when none is given: a 2048-bit RSA key costs ~50 ms of
+    CPU, and most look-alike runs serve only hh or Telegram and never sign an ID token.
+    ``on_new_key`` is told when that happens, so the key is saved before anything it signs
+    leaves the process."""
+
+    def __init__(self, current: RSAKey | None = None, retired: list[RSAKey] | None = None,
+                 on_new_key: Callable[[], None] | None = None) -> None:
+        self._current = current
         # Keys no longer used for signing but still in the JWKS, so tokens they signed verify.
         self.retired = retired or []
+        self.on_new_key = on_new_key
 
-    @classmethod
-    def generate(cls) -> KeyRing:
-        return cls(new_rsa_key())
+    @property
+    def current(self) -> RSAKey:
+        if self._current is None:
+            self._current = new_rsa_key()
+            if self.on_new_key is not None:
+                self.on_new_key()
+        return self._current
 
     @property
     def kid(self) -> str:
@@ -29,8 +41,8 @@ class KeyRing:
 
     def rotate(self, keep_old: bool = False) -> RSAKey:
         self.retired = [*self.retired, self.current] if keep_old else []
-        self.current = new_rsa_key()
-        return self.current
+        self._current = new_rsa_key()
+        return self._current
 
     def published(self) -> list[RSAKey]:
         return [self.current, *self.retired]
@@ -49,14 +61,15 @@ class KeyRing:
         return self.current.as_pem(private=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "current": self.current.as_dict(private=True),
-            "retired": [k.as_dict(private=True) for k in self.retired],
-        }
+        saved: dict[str, Any] = {"retired": [k.as_dict(private=True) for k in self.retired]}
+        if self._current is not None:  # saving is no reason to make a key
+            saved["current"] = self._current.as_dict(private=True)
+        return saved
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyRing:
+        current = data.get("current")
         return cls(
-            RSAKey.import_key(data["current"]),
+            RSAKey.import_key(current) if current is not None else None,
             [RSAKey.import_key(k) for k in data.get("retired", [])],
         )
