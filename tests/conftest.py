@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,25 @@ def cheap_passwords() -> Iterator[None]:
 
     with cheap_password_hashing():
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_fresh_databases() -> Iterator[None]:
+    """Every ``Runtime.open`` of this process on a fresh SQLite data_dir starts from a copy of a
+    database migrated once (``tests/migrated.py`` says why)."""
+    from authgate.runtime import Runtime
+    from tests.migrated import seed_fresh_database
+
+    original_open = Runtime.open.__func__  # type: ignore[attr-defined]
+
+    def open_seeded(cls: type[Runtime], settings: Any, *args: Any, **kwargs: Any) -> Runtime:
+        seed_fresh_database(settings)
+        runtime: Runtime = original_open(cls, settings, *args, **kwargs)
+        return runtime
+
+    Runtime.open = classmethod(open_seeded)  # type: ignore[method-assign, assignment]
+    yield
+    Runtime.open = classmethod(original_open)  # type: ignore[method-assign]
 
 
 # -- nothing left running -------------------------------------------------------------------------

@@ -64,6 +64,7 @@ def share_one_tls_context() -> None:
 
 def _warm_up() -> None:
     import importlib
+    import importlib.util
 
     from authgate.config import load_settings
     from authgate.runtime import Runtime
@@ -82,11 +83,16 @@ def _warm_up() -> None:
     # httptools): a third of a forked gateway's start-up CPU otherwise.
     for name in _SERVING_MODULES:
         importlib.import_module(name)
+    if importlib.util.find_spec("psycopg") is not None:
+        for name in _POSTGRES_MODULES:
+            importlib.import_module(name)
 
 
 _SERVING_MODULES = ["uvicorn.loops.uvloop", "uvicorn.protocols.http.httptools_impl",
                     "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on",
                     "anyio._backends._asyncio", "encodings.idna"]
+# A gateway on PostgreSQL imports its driver (an extra) when it makes its engine.
+_POSTGRES_MODULES = ["psycopg", "sqlalchemy.dialects.postgresql.psycopg"]
 
 
 if os.environ.get("AUTHGATE_TESTS_NO_WARM_UP") is None and "pytest" not in sys.modules:
