@@ -20,25 +20,20 @@ from authgate.config import ProviderSettings, Settings
 from authgate.devidp import DevIdpOptions, HhOptions, create_devidp_app
 from authgate.providers.hh import HeadHunterProvider
 from authgate.runtime import Runtime
+from tests.launch import cheap_hasher
 
 IDP = "http://devidp.test"
 UA = "AuthgateTests/1.0 (tests@example.com)"
 
 # argon2id at its lowest cost: what a test's passwords are hashed with in this process.
-CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+CHEAP_HASHER: PasswordHasher = cheap_hasher()
 
 
 @contextlib.contextmanager
 def cheap_password_hashing() -> Iterator[None]:
-    """Hash and check passwords in this process with ``CHEAP_HASHER`` for the block.
-
-    At the production cost (argon2-cffi's defaults: t=3, 64 MiB, p=4) one hash or check takes
-    ~0.3 s of CPU, and tests of sign-in pages, limits and input fuzzing check dozens of passwords
-    while being about none of that cost. The code path is the same (argon2id, the dummy check
-    for an unknown user, rehashing a weaker hash); only the parameters differ.
-    ``tests/signin/test_services.py::test_seed_passwords_and_rehash`` pins the production
-    parameters, and the tests whose point is checks running at the same time keep them.
-    Gateways in processes of their own always hash at the production cost.
+    """Hash and check passwords in this process with ``CHEAP_HASHER`` for the block (see
+    ``tests.launch.cheap_hasher``: the processes the tests fork always do). The tests whose
+    point is checks running at the same time keep the production cost.
     """
     from authgate.signin import passwords
 

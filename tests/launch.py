@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def run_authgate(args: list[str], env: dict[str, str], log: str, cwd: str,
@@ -34,10 +35,31 @@ def run_authgate(args: list[str], env: dict[str, str], log: str, cwd: str,
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
+    use_cheap_hasher()
     sys.argv = ["authgate", *args]
     from authgate.cli.main import main
 
     main()
+
+
+def cheap_hasher() -> Any:
+    """argon2id at its lowest cost (t=1, 1 MiB, p=1), for tests whose point is not what a hash
+    costs. At the production cost (argon2-cffi's defaults: t=3, 64 MiB, p=4) one hash or check
+    takes ~0.2 s of CPU, and the tests sign in, fail to sign in and add users hundreds of times.
+    The code path is the same (argon2id, the dummy check for an unknown user, rehashing a hash
+    made with other parameters); only the parameters differ.
+    ``tests/signin/test_services.py::test_seed_passwords_and_rehash`` pins the production ones."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def use_cheap_hasher() -> None:
+    """Every authgate process the tests fork (gateways, demos) hashes with ``cheap_hasher``."""
+    from authgate.signin import passwords
+
+    passwords._HASHER = cheap_hasher()
+    passwords._dummy_hash.cache_clear()  # made with whichever hasher came first
 
 
 def share_one_tls_context() -> None:
