@@ -71,17 +71,18 @@ def share_one_tls_context() -> None:
     original = transports.create_ssl_context
 
     @functools.cache
-    def default_context() -> object:
-        return original()
+    def default_context(trust_env: bool) -> object:  # (trust_env: SSL_CERT_FILE / _DIR or not)
+        return original(trust_env=trust_env)
 
     def create_ssl_context(verify: object = True, cert: object = None,
                            trust_env: bool = True) -> object:
-        if verify is True and cert is None and trust_env:
-            return default_context()
+        if verify is True and cert is None:
+            return default_context(trust_env)
         return original(verify=verify, cert=cert, trust_env=trust_env)
 
     transports.create_ssl_context = create_ssl_context  # type: ignore[assignment]
-    default_context()
+    default_context(True)
+    default_context(False)  # the harness's own clients, which ignore proxy settings
 
 
 def _warm_up() -> None:
