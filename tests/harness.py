@@ -633,7 +633,7 @@ class Gateway(Process):
         self.clock = clock or ClockFile(tmp / "clock")
         # Short, so that a provider that hangs costs a test little; longer on a very crowded
         # machine (load above 3 per core), so that its slow answers are not taken for hangs.
-        http_timeout = http_timeout or f"{max(3, round(bound(1)))}s"
+        http_timeout = http_timeout or f"{max(2, round(bound(1.5)))}s"
         self.config.write_text(
             f'public_url = "{self.url}"\nlisten = "127.0.0.1:{self.port}"\n'
             f'data_dir = "{self.data_dir}"\n{top}'
