@@ -116,7 +116,10 @@ class DemoProcess(Child):
                 if not chunk:
                     if ended:
                         return
-                    time.sleep(0.02)
+                    # Quick until the banner is out (a test waits for it), then at ease: a
+                    # demo runs for a whole browser session, and reads the file 50 times a
+                    # second otherwise.
+                    time.sleep(0.2 if self._ready.is_set() else 0.02)
                     continue
                 partial += chunk
                 if not partial.endswith("\n"):
