@@ -219,12 +219,14 @@ class ConnectionStore:
         transaction. Rows another transaction is claiming are skipped, not waited for."""
         until = now + lease
         with self._db.begin() as s:
-            # Core rows and one UPDATE for the batch: the engine's hot path (no ORM unit of work).
-            rows = list(s.execute(_CLAIM_DUE, {"now": now, "limit": limit}))
+            # Core rows and one UPDATE for the batch, run on the session's connection: the
+            # engine's hot path (no ORM unit of work, nor the ORM's execution path).
+            db = s.connection()
+            rows = list(db.execute(_CLAIM_DUE, {"now": now, "limit": limit}))
             if not rows:
                 return []
-            s.execute(_CLAIM_ROWS, {"ids": [r.id for r in rows], "now": now, "holder": holder,
-                                    "until": until})
+            db.execute(_CLAIM_ROWS, {"ids": [r.id for r in rows], "now": now, "holder": holder,
+                                     "until": until})
             return [Claim(replace(ConnectionView.of(row), refresh_started_at=now,
                                   claimed_by=holder, claim_until=until),
                           self._decrypt(row), recovering=row.refresh_started_at is not None)

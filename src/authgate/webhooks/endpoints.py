@@ -85,11 +85,12 @@ class WebhookEndpoints:
         for endpoint in self._configured.values():
             if subscribed(endpoint.events, event.type):
                 yield Recipient(CHANNEL, endpoint.id)
-        # Read once per transaction: a batch of refreshes publishes one event each.
+        # Read once per transaction: a batch of refreshes publishes one event each. Core, on
+        # the session's connection: the ORM's execution path cost more than the query.
         transaction, subscriptions = s.info.get(_SUBSCRIPTIONS_READ, (None, []))
         if transaction is None or transaction is not s.get_transaction():
             subscriptions = [(endpoint_id, list(events or []))
-                             for endpoint_id, events in s.execute(_SUBSCRIPTIONS)]
+                             for endpoint_id, events in s.connection().execute(_SUBSCRIPTIONS)]
             s.info[_SUBSCRIPTIONS_READ] = (s.get_transaction(), subscriptions)
         for endpoint_id, events in subscriptions:
             if subscribed(events, event.type):
