@@ -637,7 +637,9 @@ class Gateway(Process):
         self.config.write_text(
             f'public_url = "{self.url}"\nlisten = "127.0.0.1:{self.port}"\n'
             f'data_dir = "{self.data_dir}"\n{top}'
-            f'[vault]\nhttp_timeout = "{http_timeout}"\nrefresh_jitter = "1s"\n' + body)
+            f'[vault]\nhttp_timeout = "{http_timeout}"\nrefresh_jitter = "1s"\n'
+            # A test moves the clock and waits for the engine (and the outbox) to notice.
+            f'poll_interval = "200ms"\n' + body)
         super().__init__([*AUTHGATE, "serve", "--config", str(self.config)],
                          tmp / "gateway.log", f"{self.url}/healthz", env=self.clock.env,
                          exec_python=exec_python)

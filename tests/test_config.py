@@ -42,6 +42,8 @@ def test_file_env_and_secret_files(tmp_path):
     ('[providers.z]\nkind = "oidc"\nclient_id = "c"\n', {}, "needs issuer"),
     ("", {"AUTHGATE_SESSION__NOPE": "1"}, "environment: session.nope: unknown key"),
     (HH + 'callback_path = "//evil"\n', {}, "callback_path"),
+    ('[vault]\npoll_interval = "10ms"\n', {}, "vault.poll_interval"),
+    ('[vault]\npoll_interval = "2m"\n', {}, "vault.poll_interval"),
 ])
 def test_bad_values_name_the_key_and_the_source(tmp_path, text, env, expected):
     config = tmp_path / "authgate.toml"
@@ -138,3 +140,11 @@ def test_bad_telegram_settings_are_named_without_the_token(tmp_path, text, expec
     assert expected in info.value.detail
     for secret in (BOT_TOKEN, "short", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"):
         assert secret not in info.value.detail
+
+
+def test_the_refresh_engine_polls_as_often_as_configured(tmp_path):
+    config = tmp_path / "authgate.toml"
+    config.write_text('[vault]\npoll_interval = "250ms"\n')
+    assert load_settings(config, {}).vault.poll_interval == timedelta(milliseconds=250)
+    config.write_text("")
+    assert load_settings(config, {}).vault.poll_interval == timedelta(seconds=1)

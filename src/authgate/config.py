@@ -33,12 +33,12 @@ from authgate.errors import ConfigError
 ENV_PREFIX = "AUTHGATE_"
 CONFIG_ENV = "AUTHGATE_CONFIG"
 DEFAULT_CONFIG = Path("authgate.toml")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|[smhd])\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: object) -> timedelta:
-    """``"90s"``, ``"15m"``, ``"12h"``, ``"7d"``, or a number of seconds."""
+    """``"250ms"``, ``"90s"``, ``"15m"``, ``"12h"``, ``"7d"``, or a number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -121,8 +121,20 @@ class VaultSettings(_Section):
     refresh_jitter: Duration = timedelta(seconds=60)
     http_timeout: Duration = timedelta(seconds=15)
     connect_link_lifetime: Duration = timedelta(minutes=30)
+    # How often the refresh engine looks for connections that fell due when it has nothing to
+    # do (the outbox's delivery worker looks for due messages twice as often): a refresh starts
+    # at most this late. Shorter costs an idle database more queries.
+    poll_interval: Duration = timedelta(seconds=1)
     # The owner `authgate token PROVIDER` means without --owner (empty: see the command's help).
     default_owner: str = ""
+
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _poll_interval(cls, value: timedelta) -> timedelta:
+        if not timedelta(milliseconds=50) <= value <= timedelta(minutes=1):
+            raise ValueError("expected a duration from 50ms to 1m")
+        return value
 
 
 class ProxySettings(_Section):

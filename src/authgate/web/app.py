@@ -151,8 +151,9 @@ def create_app(runtime: Runtime, *, run_engine: bool = True) -> ASGIApp:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tg:
             if run_engine:
-                tg.start_soon(engine.run_engine, runtime.vault)
-                tg.start_soon(runtime.delivery.run)
+                poll = runtime.settings.vault.poll_interval.total_seconds()
+                tg.start_soon(partial(engine.run_engine, runtime.vault, idle=poll))
+                tg.start_soon(partial(runtime.delivery.run, idle=poll / 2))
                 tg.start_soon(engine.run_journal, runtime.vault)
                 tg.start_soon(_housekeeping, runtime)
                 tg.start_soon(runtime.signin.revocations.keep_fresh)
