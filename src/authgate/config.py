@@ -128,7 +128,6 @@ class VaultSettings(_Section):
     # The owner `authgate token PROVIDER` means without --owner (empty: see the command's help).
     default_owner: str = ""
 
-
     @field_validator("poll_interval")
     @classmethod
     def _poll_interval(cls, value: timedelta) -> timedelta:

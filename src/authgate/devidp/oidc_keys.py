@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,13 +27,17 @@ class KeyRing:
         # Keys no longer used for signing but still in the JWKS, so tokens they signed verify.
         self.retired = retired or []
         self.on_new_key = on_new_key
+        # Two first requests at once (sync endpoints run in threads) must not make two keys.
+        self._making = threading.Lock()
 
     @property
     def current(self) -> RSAKey:
         if self._current is None:
-            self._current = new_rsa_key()
-            if self.on_new_key is not None:
-                self.on_new_key()
+            with self._making:
+                if self._current is None:
+                    self._current = new_rsa_key()
+                    if self.on_new_key is not None:
+                        self.on_new_key()
         return self._current
 
     @property
