@@ -28,3 +28,13 @@ def test_a_state_without_a_key_loads_without_one() -> None:
     ring = KeyRing.from_dict({"retired": []})
     assert ring.to_dict() == {"retired": []}
     assert ring.jwks()["keys"][0]["kid"] == ring.kid  # made when first published
+
+
+def test_first_uses_at_once_make_one_key() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    made: list[int] = []
+    ring = KeyRing(on_new_key=lambda: made.append(1))
+    with ThreadPoolExecutor(8) as pool:
+        kids = set(pool.map(lambda _: ring.kid, range(8)))
+    assert len(kids) == 1 and made == [1]
