@@ -10,7 +10,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.harness import assert_no_secrets, wait_until
+from tests.harness import assert_no_jwt, assert_no_secrets, wait_until
 from tests.signin.conftest import SESSION_COOKIE, provider_logout_form
 
 
@@ -54,7 +54,7 @@ def test_first_signin_creates_user_second_updates_profile_and_role(shared_stack)
 
     assert_no_secrets([stack.gateway.log_text(), *browser.gateway_locations()],
                       [first_token, browser.session])
-    assert "eyJ" not in stack.gateway.log_text()  # no JWT of any kind (session or ID token)
+    assert_no_jwt(stack.gateway.log_text())  # no JWT of any kind (session or ID token)
 
 
 def test_role_from_roles_claim_default_role_and_unique_usernames(shared_stack):
