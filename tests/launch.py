@@ -17,7 +17,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 
 def run_authgate(args: list[str], env: dict[str, str], log: str, cwd: str,
@@ -42,7 +45,7 @@ def run_authgate(args: list[str], env: dict[str, str], log: str, cwd: str,
     main()
 
 
-def cheap_hasher() -> Any:
+def cheap_hasher() -> PasswordHasher:
     """argon2id at its lowest cost (t=1, 1 MiB, p=1), for tests whose point is not what a hash
     costs. At the production cost (argon2-cffi's defaults: t=3, 64 MiB, p=4) one hash or check
     takes ~0.2 s of CPU, and the tests sign in, fail to sign in and add users hundreds of times.
