@@ -175,6 +175,7 @@ def test_the_id_token_is_kept_encrypted_and_forgotten_at_sign_out(shared_stack):
 
     from authgate.config import load_settings
     from authgate.runtime import Runtime
+    from authgate.signin.sessions import _id_token_aad
     from authgate.store.models import Session as SessionRow
 
     stack = shared_stack
@@ -194,7 +195,7 @@ def test_the_id_token_is_kept_encrypted_and_forgotten_at_sign_out(shared_stack):
         assert sealed is not None and sealed.startswith("v1.")
         # Sealed, not stored as it came: it opens only with the keyring and this session's id
         # (a bare "eyJ" test failed once in a few hundred runs: base64 ciphertext holds it too).
-        id_token = runtime.keyring.decrypt(sealed, f"session:{sid}:id_token")
+        id_token = runtime.keyring.decrypt(sealed, _id_token_aad(sid))
         assert id_token.count(".") == 2 and id_token not in sealed
         assert jwt.decode(id_token, KeySet.import_key_set(httpx.get(
             f"{stack.devidp.url}/oidc/jwks").json()), algorithms=["RS256"]).claims["email"] == (
