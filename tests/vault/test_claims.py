@@ -71,6 +71,9 @@ def test_holders_claim_disjoint_batches_and_a_dead_holders_lease_runs_out(store)
     taken = store.claim_due(later, holder="c", lease=LEASE, limit=10)
     assert sorted(c.conn.owner for c in taken) == sorted(c.conn.owner for c in second)
     assert all(c.recovering for c in taken)  # the provider may have seen those tokens
+    # The claim is c's now; the start it records is still the dead refresher's.
+    assert {(c.conn.claimed_by, c.conn.claim_until, c.conn.refresh_started_at) for c in taken} \
+        == {("c", later + LEASE, T0)}
 
 
 def test_a_refresher_that_lost_its_claim_cannot_undo_the_new_holders_work(store):

@@ -29,15 +29,18 @@ from typing import Any, cast
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Engine,
     Integer,
     Row,
     Select,
+    String,
     Table,
     Update,
     and_,
     bindparam,
     case,
     delete,
+    func,
     or_,
     select,
     update,
@@ -50,6 +53,7 @@ from authgate.outbox import events
 from authgate.outbox.store import Outbox
 from authgate.protocol.rfc6749_oauth2 import TokenResponse
 from authgate.providers.base import Account
+from authgate.store.driver_sql import DriverStatement
 from authgate.store.models import Connection
 
 # Re-exported: the vault's modules name the statuses from here.
@@ -137,12 +141,12 @@ class ConnectionStore:
         self._db = db
         self._keyring = keyring
         self._outbox = outbox
+        self._engine: Engine = db.kw["bind"]
 
     @property
     def single_writer(self) -> bool:
         """SQLite: one write transaction at a time for the whole database."""
-        bind = self._db.kw.get("bind")
-        return bind is not None and bind.dialect.name == "sqlite"
+        return self._engine.dialect.name == "sqlite"
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, provider: str, owner: str) -> ConnectionView | None:
@@ -218,19 +222,12 @@ class ConnectionStore:
         """Claim up to ``limit`` due connections for ``holder``, with their secrets, in one
         transaction. Rows another transaction is claiming are skipped, not waited for."""
         until = now + lease
-        with self._db.begin() as s:
-            # Core rows and one UPDATE for the batch, run on the session's connection: the
-            # engine's hot path (no ORM unit of work, nor the ORM's execution path).
-            db = s.connection()
-            rows = list(db.execute(_CLAIM_DUE, {"now": now, "limit": limit}))
-            if not rows:
-                return []
-            db.execute(_CLAIM_ROWS, {"ids": [r.id for r in rows], "now": now, "holder": holder,
-                                     "until": until})
-            return [Claim(replace(ConnectionView.of(row), refresh_started_at=now,
-                                  claimed_by=holder, claim_until=until),
-                          self._decrypt(row), recovering=row.refresh_started_at is not None)
-                    for row in rows]
+        with self._engine.begin() as db:
+            # One statement for the batch, without a session: the engine's hot path.
+            rows = _CLAIM_DUE.rows(db, {"now": now, "limit": limit, "holder": holder,
+                                        "until": until})
+            return [Claim(ConnectionView.of(row), self._decrypt(row),
+                          recovering=row.refresh_started_at < now) for row in rows]
 
     def claim_refresh(self, conn: ConnectionView, *, now: datetime, holder: str,
                       lease: timedelta) -> Claim | None:
@@ -241,7 +238,7 @@ class ConnectionStore:
                 update(Connection)
                 .where(Connection.id == conn.id, Connection.generation == conn.generation,
                        Connection.status == ACTIVE, _claim_free(now))
-                .values(refresh_started_at=now, claimed_by=holder, claim_until=now + lease)
+                .values(_claimed(now, holder, now + lease))
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return None
@@ -290,12 +287,10 @@ class ConnectionStore:
             conn.provider, conn.owner, pair.tokens, now=pair.now).items()}
         # One conditional UPDATE (the generation check and the write in one statement), built
         # once: the refresh engine's hot path.
-        row = s.connection().execute(
-            _COMPLETE_REFRESH[bool(pair.tokens.refresh_token)],
-            {**params, "conn_id": conn.id, "from_generation": conn.generation,
-             "new_next_refresh_at": pair.next_refresh_at,
-             "new_last_refresh_at": pair.now}).first()
-        if row is None:
+        rows = _COMPLETE_REFRESH[bool(pair.tokens.refresh_token)].rows(s.connection(), {
+            **params, "conn_id": conn.id, "from_generation": conn.generation,
+            "new_next_refresh_at": pair.next_refresh_at, "new_last_refresh_at": pair.now})
+        if not rows:
             if s.scalar(select(TABLE.c.id).where(TABLE.c.id == conn.id)) is None:
                 return NotFound("the connection was removed while it was being refreshed")
             return None
@@ -303,7 +298,7 @@ class ConnectionStore:
         # columns, and it moves the generation on, which this UPDATE was conditional on.
         updated = replace(conn, **_PAIR_RESET, token_type=params["new_token_type"],
                           expires_at=params["new_expires_at"],
-                          next_refresh_at=row.next_refresh_at, last_refresh_at=pair.now,
+                          next_refresh_at=rows[0].next_refresh_at, last_refresh_at=pair.now,
                           generation=conn.generation + 1)
         self._publish(s, events.CONNECTION_REFRESHED, updated, pair.now)
         return updated
@@ -448,7 +443,8 @@ def _complete_refresh_statement(new_refresh_token: bool) -> Update:
 
 
 # Built once: a statement built per call costs more CPU than its round trip.
-_COMPLETE_REFRESH = {new: _complete_refresh_statement(new) for new in (False, True)}
+_COMPLETE_REFRESH = {new: DriverStatement(_complete_refresh_statement(new))
+                     for new in (False, True)}
 
 
 def _due_query(now: datetime | BindParameter[datetime], limit: int, *columns: Any
@@ -460,20 +456,29 @@ def _due_query(now: datetime | BindParameter[datetime], limit: int, *columns: An
             .order_by(Connection.next_refresh_at).limit(limit))
 
 
-def _claim_due_statements() -> tuple[Select[Any], Update]:
-    """``claim_due``'s two statements, built once: the engine runs them for every batch, and
-    every second when nothing is due, on each replica (building them cost more CPU than running
-    them). Bound: ``now`` and ``limit``; the UPDATE's ``ids``, ``now``, ``holder``, ``until``."""
+def _claim_due_statement() -> Update:
+    """``claim_due``'s one statement, built once: the engine runs it for every batch, and every
+    second when nothing is due, on each replica (building it cost more CPU than running it).
+    It locks the due rows (skipping those another transaction is claiming), claims them and
+    returns them as claimed. Bound: ``now``, ``limit``, ``holder``, ``until``."""
     now = bindparam("now", type_=TABLE.c.next_refresh_at.type)
-    due = (_due_query(now, 0, *TABLE.c).limit(bindparam("limit", type_=Integer))
+    due = (_due_query(now, 0, TABLE.c.id).limit(bindparam("limit", type_=Integer))
            .with_for_update(skip_locked=True, of=TABLE))
-    claim = (update(TABLE).where(TABLE.c.id.in_(bindparam("ids", expanding=True)))
-             .values(refresh_started_at=now, claimed_by=bindparam("holder"),
-                     claim_until=bindparam("until", type_=TABLE.c.claim_until.type)))
-    return due, claim
+    return (update(TABLE).where(TABLE.c.id.in_(due.scalar_subquery()))
+            .values(_claimed(now, bindparam("holder", type_=String),
+                             bindparam("until", type_=TABLE.c.claim_until.type)))
+            .returning(*TABLE.c))
 
 
-_CLAIM_DUE, _CLAIM_ROWS = _claim_due_statements()
+def _claimed(now: datetime | BindParameter[datetime], holder: str | BindParameter[str],
+             until: datetime | BindParameter[datetime]) -> dict[str, Any]:
+    """What a claim sets. ``refresh_started_at`` keeps the start of a refresh whose refresher
+    died before it ended: a claim that finds it set (earlier than ``now``) is ``recovering``."""
+    return {"refresh_started_at": func.coalesce(TABLE.c.refresh_started_at, now),
+            "claimed_by": holder, "claim_until": until}
+
+
+_CLAIM_DUE = DriverStatement(_claim_due_statement())
 
 
 def _holds(row: Connection, conn: ConnectionView) -> bool:

@@ -22,14 +22,15 @@ from authgate.errors import ConfigError, Conflict, InvalidRequest, NotFound
 from authgate.keyring import Keyring
 from authgate.outbox.events import check_event_names, subscribed
 from authgate.outbox.message import Event, Recipient
+from authgate.store.driver_sql import DriverStatement
 from authgate.store.models import WebhookEndpoint
 from authgate.webhooks.standard_webhooks import InvalidSecret, generate_secret, secret_key
 
 CHANNEL = "webhook"
 CONFIG_PREFIX = "cfg_"
 # Read with every event (every refresh publishes one): built once, not per call.
-_SUBSCRIPTIONS = select(WebhookEndpoint.id, WebhookEndpoint.events).order_by(
-    WebhookEndpoint.created_at)
+_SUBSCRIPTIONS = DriverStatement(select(WebhookEndpoint.id, WebhookEndpoint.events).order_by(
+    WebhookEndpoint.created_at))
 # Where a session keeps what ``_SUBSCRIPTIONS`` read, with the transaction it was read in.
 _SUBSCRIPTIONS_READ = "authgate.webhook_subscriptions"
 
@@ -85,12 +86,12 @@ class WebhookEndpoints:
         for endpoint in self._configured.values():
             if subscribed(endpoint.events, event.type):
                 yield Recipient(CHANNEL, endpoint.id)
-        # Read once per transaction: a batch of refreshes publishes one event each. Core, on
-        # the session's connection: the ORM's execution path cost more than the query.
+        # Read once per transaction: a batch of refreshes publishes one event each. On the
+        # session's connection, past the ORM: its execution path cost more than the query.
         transaction, subscriptions = s.info.get(_SUBSCRIPTIONS_READ, (None, []))
         if transaction is None or transaction is not s.get_transaction():
-            subscriptions = [(endpoint_id, list(events or []))
-                             for endpoint_id, events in s.connection().execute(_SUBSCRIPTIONS)]
+            subscriptions = [(endpoint_id, list(events or [])) for endpoint_id, events
+                             in _SUBSCRIPTIONS.rows(s.connection(), {})]
             s.info[_SUBSCRIPTIONS_READ] = (s.get_transaction(), subscriptions)
         for endpoint_id, events in subscriptions:
             if subscribed(events, event.type):
