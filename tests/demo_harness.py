@@ -21,9 +21,11 @@ READY_LINE = "Press Ctrl+C to stop."
 
 def free_base_port() -> int:
     """A port P with P, P+1 and P+2 free (the demo's three servers); random, so parallel test
-    workers rarely even try the same one."""
+    workers rarely even try the same one. Below the kernel's ephemeral range: a port found free
+    there can be given to any process's outgoing connection before the demo binds it (seen: a
+    demo refused to start with "port 41996 is not free")."""
     for _ in range(200):
-        base = random.randrange(20000, 60000)
+        base = random.randrange(10000, _ephemeral_ports_start() - 3)
         held: list[socket.socket] = []
         try:
             for port in (base, base + 1, base + 2):
@@ -37,6 +39,13 @@ def free_base_port() -> int:
             for s in held:
                 s.close()
     raise RuntimeError("no three consecutive free ports found")
+
+
+def _ephemeral_ports_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 @dataclass(eq=False)
