@@ -74,6 +74,8 @@ class DriverStatement:
 
 
 def _row_type(columns: list[str]) -> Any:
+    # A named tuple class made at run time (from the cursor's columns): typed Any, as mypy
+    # cannot type a class whose fields it does not know.
     return namedtuple("Row", columns)
 
 
