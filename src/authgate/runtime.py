@@ -27,6 +27,7 @@ from authgate.keyring import (
 from authgate.outbox.message import Channel, Router
 from authgate.outbox.store import Outbox
 from authgate.outbox.worker import DeliveryWorker
+from authgate.outgoing_http import outgoing_client
 from authgate.private_files import read_or_create_key
 from authgate.providers import Providers, build_providers
 from authgate.signin.services import SigninServices
@@ -133,11 +134,10 @@ class Runtime:
         db_clock = DatabaseClock(clock, engine)
         db_clock.sync()
         timeout = settings.vault.http_timeout.total_seconds()
-        http = httpx.AsyncClient(
+        http = outgoing_client(
             timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            transport=transport, follow_redirects=False,
-        )
+            transport=transport)
         providers = build_providers(settings)
         flows = FlowStore(db, keyring)
         webhooks = WebhookEndpoints(db, keyring, settings.webhooks)
