@@ -115,3 +115,53 @@ async def test_a_body_cut_short_is_httpx_remote_protocol_error() -> None:
     async with serving(handler) as url, client() as http:
         with pytest.raises(httpx.RemoteProtocolError):
             await http.get(url)
+
+
+async def test_requests_started_together_are_all_under_way_at_once() -> None:
+    """Requests go through the pool's door one at a time, but each only until it is on its
+    connection: the server holds every answer until all eight requests have arrived."""
+    arrived: list[int] = []
+    everyone = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader):
+            arrived.append(1)
+            if len(arrived) == 8:
+                everyone.set()
+            await everyone.wait()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async with serving(handler) as url, client() as http:
+        answers = await asyncio.gather(*(http.get(url) for _ in range(8)))
+        # Once more: now over the eight pooled connections.
+        everyone.clear()
+        arrived.clear()
+        again = await asyncio.gather(*(http.get(url) for _ in range(8)))
+    assert [a.text for a in [*answers, *again]] == ["ok"] * 16
+
+
+async def test_a_request_waiting_at_the_door_keeps_its_pool_timeout() -> None:
+    """One connection allowed: the first request holds it, the second waits in the pool for it
+    (and keeps the door shut); the third gives up after its own pool timeout."""
+    release, arrived = asyncio.Event(), asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader):
+            arrived.set()
+            await release.wait()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async with serving(handler) as url, outgoing_client(
+            timeout=httpx.Timeout(5.0), limits=httpx.Limits(max_connections=1)) as http:
+        first = asyncio.create_task(http.get(url))
+        await arrived.wait()
+        second = asyncio.create_task(http.get(url))
+        for _ in range(20):  # in-process: a few turns put it in the pool, waiting
+            await asyncio.sleep(0)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.get(url, timeout=httpx.Timeout(5.0, pool=0.2))
+        assert not first.done() and not second.done()
+        release.set()
+        assert [(await first).text, (await second).text] == ["ok", "ok"]

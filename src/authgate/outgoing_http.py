@@ -13,8 +13,19 @@ Two things differ from httpx's defaults, both because one client serves every ow
   16 connections pooled, it was a fifth of the event loop's CPU. Here each connection keeps one
   poll object registered for its socket while it is open: the same question, one system call.
 
+* **Requests enter the pool one at a time.** httpcore hands a request the first idle
+  connection without reserving it; requests started together (the refresh engine starts a
+  claimed batch at once) are all handed the same one, and all but the first go round the pool
+  again, each round asking every connection the idle check above. Here a request waits at the
+  pool's door until the one before it is on its connection (sending its headers, or connecting
+  a new one): a burst then costs what the same requests cost one by one, half of the pool's work
+  in a refresh storm. The wait is a few event-loop turns; a request that waits for a free
+  connection (all ``max_connections`` busy) keeps the door shut, as the ones behind it would
+  wait for a connection too, and the door counts against the request's pool timeout.
+
 httpx's own transport takes no network backend, so ``PooledTransport`` is a transport of our
-own on httpcore's pool (the extension points both libraries document), doing what httpx's does
+own on httpcore's pool (the extension points both libraries document: a network backend, and
+the ``trace`` extension that tells when a request is on its connection), doing what httpx's does
 for a pool without a proxy: requests and responses passed through, httpcore's errors raised as
 httpx's. Proxies from the environment still apply: the client mounts httpx's proxy transports
 for them as usual.
@@ -29,8 +40,16 @@ from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from typing import Any
 
+import anyio
 import httpcore
 import httpx
+
+# The first event httpcore traces once a request has a connection of its own: a new connection
+# starts connecting, or an idle one starts sending the request.
+_ON_ITS_CONNECTION = frozenset({"connection.connect_tcp.started",
+                                "connection.connect_unix_socket.started",
+                                "http11.send_request_headers.started",
+                                "http2.send_request_headers.started"})
 
 # httpcore's errors and the httpx errors callers catch; the most specific match wins.
 _ERRORS: dict[type[Exception], type[httpx.HTTPError]] = {
@@ -143,7 +162,8 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 over httpcore's connection pool, with the polled idle check."""
+    """HTTP/1.1 over httpcore's connection pool, with the polled idle check and one request at
+    a time through the pool's door."""
 
     def __init__(self, limits: httpx.Limits) -> None:
         self._pool = httpcore.AsyncConnectionPool(
@@ -152,24 +172,65 @@ class PooledTransport(httpx.AsyncBaseTransport):
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=_PolledBackend())
+        self._door = anyio.Lock(fast_acquire=True)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
         url = request.url
+        extensions = dict(request.extensions)
+        door = _Door(self._door, extensions)
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
                              target=url.raw_path),
-            headers=request.headers.raw, content=request.stream,
-            extensions=request.extensions)
+            headers=request.headers.raw, content=request.stream, extensions=extensions)
         with _as_httpx_errors():
-            response = await self._pool.handle_async_request(core_request)
+            await door.enter(extensions.get("timeout", {}).get("pool"))
+            try:
+                response = await self._pool.handle_async_request(core_request)
+            finally:
+                door.leave()
         return httpx.Response(status_code=response.status, headers=response.headers,
                               stream=_ResponseStream(response.stream),
                               extensions=response.extensions)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
+
+
+class _Door:
+    """One request's pass through the pool's door: held from ``enter`` until httpcore traces
+    that the request is on its connection (or it ends before that)."""
+
+    def __init__(self, lock: anyio.Lock, extensions: dict[str, Any]) -> None:
+        self._lock = lock
+        self._extensions = extensions
+        self._held = False
+
+    async def enter(self, timeout: float | None) -> None:
+        if "trace" in self._extensions:
+            return  # the caller traces this request itself: it goes in without the door
+        if self._lock.locked():
+            try:
+                with anyio.fail_after(timeout):
+                    await self._lock.acquire()
+            except TimeoutError:
+                raise httpcore.PoolTimeout("no turn at the connection pool in time") from None
+        else:
+            self._lock.acquire_nowait()
+        self._held = True
+        self._extensions["trace"] = self._trace
+
+    async def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event in _ON_ITS_CONNECTION:
+            self.leave()
+
+    def leave(self) -> None:
+        if self._held:
+            self._held = False
+            # httpcore reads the extension as each phase starts: no further calls here.
+            self._extensions.pop("trace", None)
+            self._lock.release()
 
 
 def outgoing_client(*, timeout: httpx.Timeout, limits: httpx.Limits,
