@@ -1,7 +1,8 @@
 """The one HTTP client authgate sends its own requests with: providers' token and account
 endpoints, the OpenID provider, webhooks, the Telegram Bot API.
 
-Two things differ from httpx's defaults, both because one client serves every owner:
+Three things differ from httpx's defaults; the first because one client serves every owner, the
+other two because a refresh storm sends many requests at once:
 
 * **No cookie jar.** A provider answering one owner's refresh with ``Set-Cookie`` must not have
   that cookie sent with the next owner's requests; no endpoint we call needs cookies. (Go's
@@ -12,16 +13,16 @@ Two things differ from httpx's defaults, both because one client serves every ow
   anyio's attribute table and a new ``select.poll`` object every time; in a refresh storm, with
   16 connections pooled, it was a fifth of the event loop's CPU. Here each connection keeps one
   poll object registered for its socket while it is open: the same question, one system call.
-
 * **Requests enter the pool one at a time.** httpcore hands a request the first idle
   connection without reserving it; requests started together (the refresh engine starts a
   claimed batch at once) are all handed the same one, and all but the first go round the pool
   again, each round asking every connection the idle check above. Here a request waits at the
   pool's door until the one before it is on its connection (sending its headers, or connecting
-  a new one): a burst then costs what the same requests cost one by one, half of the pool's work
-  in a refresh storm. The wait is a few event-loop turns; a request that waits for a free
-  connection (all ``max_connections`` busy) keeps the door shut, as the ones behind it would
-  wait for a connection too, and the door counts against the request's pool timeout.
+  a new one): a burst then costs what the same requests cost one by one (in a refresh storm,
+  two rounds of the pool per request instead of four). The wait is a few event-loop turns. A
+  request that waits for a free connection (all ``max_connections`` busy) keeps the door shut,
+  as the ones behind it would wait for a connection too; the door counts against each
+  request's pool timeout.
 
 httpx's own transport takes no network backend, so ``PooledTransport`` is a transport of our
 own on httpcore's pool (the extension points both libraries document: a network backend, and
