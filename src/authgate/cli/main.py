@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -87,6 +88,10 @@ def devidp(
 
 
 def main() -> None:
+    # Pydantic looks for plugins of its own the first time it builds a model (the config's): a
+    # scan of every installed package's entry points, a tenth of `authgate token`'s start-up.
+    # authgate uses none; an explicit PYDANTIC_DISABLE_PLUGINS in the environment still wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app(prog_name="authgate")
     except KeyboardInterrupt:
