@@ -31,7 +31,7 @@ def test_importing_the_command_line_loads_none_of_the_heavy_libraries() -> None:
 def test_the_command_line_spares_pydantic_its_plugin_scan(tmp_path: Path) -> None:
     """Pydantic scans every installed package's entry points for plugins the first time it
     builds a model, unless told not to: a tenth of ``authgate token``'s start-up."""
-    code = ("import sys; from authgate.cli.main import main\n"
+    code = ("import sys; from authgate.cli import main\n"
             f"sys.argv = ['authgate', 'token', 'hh', '--config', {str(tmp_path / 'none.toml')!r}]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "import pydantic.plugin._loader as loader\n"

@@ -1,3 +1,3 @@
-from authgate.cli.main import main
+from authgate.cli import main
 
 main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated, Any
 
@@ -88,10 +87,8 @@ def devidp(
 
 
 def main() -> None:
-    # Pydantic looks for plugins of its own the first time it builds a model (the config's): a
-    # scan of every installed package's entry points, a tenth of `authgate token`'s start-up.
-    # authgate uses none; an explicit PYDANTIC_DISABLE_PLUGINS in the environment still wins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    """The Typer app (``authgate.cli.main`` is what the ``authgate`` program runs after its
+    quick answers)."""
     try:
         app(prog_name="authgate")
     except KeyboardInterrupt:

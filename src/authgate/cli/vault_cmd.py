@@ -24,6 +24,7 @@ from authgate.cli.common import (
     runtime_for,
     settings_clock,
 )
+from authgate.cli.token_quick import owner_when_unnamed
 from authgate.clock import SystemClock
 from authgate.errors import InvalidRequest
 from authgate.timefmt import COMPACT_ENGLISH, relative
@@ -79,8 +80,7 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
     quick = stored_token(
         settings, provider, owner or configured,
         # Several owners and none of them "default": the full way says so (a usage error).
-        lambda owners: None if len(owners) > 1 and EXPORT_OWNER not in owners
-        else default_owner("", owners, provider), (clock or SystemClock()).now)
+        owner_when_unnamed, (clock or SystemClock()).now)
     if quick is not None:
         _print_token(quick.access_token, quick.token_type, quick.expires_at, as_json)
         return
