@@ -77,6 +77,7 @@ def answer_quickly(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
     from authgate.errors import ConfigError
     from authgate.vault.stored_token import stored_token
 
+    os.umask(0o077)  # as every command: whatever SQLite creates beside the database is private
     try:
         settings = load_settings(command.config)
     except ConfigError:
