@@ -2,7 +2,7 @@
 that counts every rule a client breaks (a refresh before expiry, a refresh token used twice).
 
 The replicas are real processes; time is the test's (``ClockFile``): the look-alike and the
-database go by the "world" clock, and a replica with a skewed clock gets a clock file of its own.
+database go by the "world" clock, and a replica with a skewed clock runs a constant distance off it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from authgate.clock import TEST_DATABASE_CLOCK_FILE_ENV
+from authgate.clock import TEST_CLOCK_SKEW_ENV, TEST_DATABASE_CLOCK_FILE_ENV
 from authgate.keyring import new_master_key
 from authgate.vault.journal import JOURNAL_GLOB
 from tests.harness import (
@@ -52,26 +52,23 @@ class Cluster:
         """A replica; ``skew``: its clock this many seconds ahead of the world's."""
         sub = self.tmp / f"replica{len(self.replicas)}"
         sub.mkdir()
-        clock = self.world
-        if skew:
-            clock = ClockFile(sub / "clock")
-            clock.advance(self.world.offset + skew)
         master_key = self.master_key if master_key is None else master_key
         keyring = f'[keyring]\nmaster_key = "{master_key}"\n' if master_key else ""
-        gateway = Gateway(sub, body=hh_provider_config(self.devidp.url) + keyring, clock=clock,
-                          top=f'database_url = "{self.pg_url}"\n', http_timeout=http_timeout)
-        # The database's clock is the world's, whatever this replica's says.
+        gateway = Gateway(sub, body=hh_provider_config(self.devidp.url) + keyring,
+                          clock=self.world, top=f'database_url = "{self.pg_url}"\n',
+                          http_timeout=http_timeout)
+        # The database's clock is the world's, whatever this replica's says; a skewed replica
+        # runs a constant distance off the world's clock file (one file moves them all).
         gateway.env[TEST_DATABASE_CLOCK_FILE_ENV] = str(self.world.path)
+        if skew:
+            gateway.env[TEST_CLOCK_SKEW_ENV] = repr(skew)
         self.replicas.append(gateway)
         if start:
             gateway.start()
         return gateway
 
     def advance(self, seconds: float) -> None:
-        """Move the world, and every skewed replica's clock with it."""
-        for clock in {id(g.clock): g.clock for g in self.replicas}.values():
-            if clock is not self.world:
-                clock.advance(seconds)
+        """Move the world, and every replica's clock with it (skewed ones included)."""
         self.world.advance(seconds)
 
     def key(self) -> str:

@@ -15,6 +15,8 @@ from authgate.clock import (
     TEST_CLOCK_CONSENT,
     TEST_CLOCK_CONSENT_ENV,
     TEST_CLOCK_FILE_ENV,
+    TEST_CLOCK_SKEW_ENV,
+    TEST_DATABASE_CLOCK_FILE_ENV,
     OffsetClock,
     ShiftedClockRefused,
     shifted_clock_from_environ,
@@ -39,6 +41,25 @@ def test_the_offset_is_read_at_every_call(tmp_path: Path) -> None:
     assert clock.now() == frozen
     file.advance(31)
     assert (clock.now() - frozen).total_seconds() == 31
+
+
+def test_a_skewed_clock_moves_with_its_file_and_keeps_its_distance(tmp_path: Path) -> None:
+    """A replica whose clock is off: the world's file plus a constant skew, and the database
+    going by the world's file alone; one write moves both."""
+    world = ClockFile(tmp_path / "world")
+    clock = shifted_clock_from_environ(
+        {**world.env, TEST_CLOCK_SKEW_ENV: "-120", TEST_DATABASE_CLOCK_FILE_ENV: str(world.path)},
+        LOOPBACK)
+    assert clock is not None
+    for _ in range(2):
+        assert abs(clock.timestamp() - world.clock().timestamp() + 120) < 1
+        assert abs((clock.now() - world.clock().now()).total_seconds() + 120) < 1
+        assert abs(clock.database_shift() - world.offset) < 1
+        world.advance(14 * 86400)
+    world.freeze()
+    assert (world.clock().now() - clock.now()).total_seconds() == 120
+    with pytest.raises(ShiftedClockRefused, match="not a number"):
+        shifted_clock_from_environ({**world.env, TEST_CLOCK_SKEW_ENV: "2m"}, LOOPBACK)
 
 
 def test_honoured_only_with_consent_and_on_loopback(tmp_path: Path) -> None:

@@ -48,8 +48,11 @@ class FrozenClock:
 TEST_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_CLOCK_FILE"
 TEST_CLOCK_CONSENT_ENV = "TESTONLY_AUTHGATE_CLOCK_CONSENT"
 # The shift the tests give the database's clock (by default the process's own shift: a test that
-# moves one clock file moves the whole world); a replica with a skewed clock names another file.
+# moves one clock file moves the whole world); a replica with a skewed clock names the world's.
 TEST_DATABASE_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_DATABASE_CLOCK_FILE"
+# Seconds a replica's clock runs ahead of its clock file (negative: behind), constantly: one file
+# moves the world and the skewed replica with it, so no reader can see one moved, not the other.
+TEST_CLOCK_SKEW_ENV = "TESTONLY_AUTHGATE_CLOCK_SKEW"
 TEST_CLOCK_CONSENT = "shift-time-for-tests"
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -64,9 +67,11 @@ class OffsetClock:
     plain ``os`` calls: a sixth of what ``Path.read_text`` costs, on a busy refresh path.
     """
 
-    def __init__(self, path: Path, *, database: OffsetClock | None = None) -> None:
+    def __init__(self, path: Path, *, database: OffsetClock | None = None,
+                 skew: float = 0.0) -> None:
         self.path = path
         self._database = database
+        self._skew = skew
         # (offset, False), or (the frozen moment, True): one attribute, replaced whole, so that
         # threads reading the clock never see half of a change.
         self._last = (0.0, False)
@@ -85,13 +90,13 @@ class OffsetClock:
     def timestamp(self) -> float:
         """Seconds since the epoch (the devidp's kind of clock)."""
         value, frozen = self._read()
-        return value if frozen else time.time() + value
+        return (value if frozen else time.time() + value) + self._skew
 
     def now(self) -> datetime:
         value, frozen = self._read()
         if frozen:
-            return datetime.fromtimestamp(value, UTC)
-        return datetime.now(UTC) + timedelta(seconds=value)
+            return datetime.fromtimestamp(value + self._skew, UTC)
+        return datetime.now(UTC) + timedelta(seconds=value + self._skew)
 
     def database_shift(self) -> float:
         """Seconds the tests add to the database server's real clock just now."""
@@ -128,4 +133,9 @@ def shifted_clock_from_environ(environ: Mapping[str, str], *urls: str) -> Offset
     for name, value in ((TEST_CLOCK_FILE_ENV, path), (TEST_DATABASE_CLOCK_FILE_ENV, database)):
         if value and not Path(value).is_file():
             raise ShiftedClockRefused(f"{name} names {value}, which is not a file")
-    return OffsetClock(Path(path), database=OffsetClock(Path(database)) if database else None)
+    try:
+        skew = float(environ.get(TEST_CLOCK_SKEW_ENV, "") or 0)
+    except ValueError:
+        raise ShiftedClockRefused(f"{TEST_CLOCK_SKEW_ENV} is not a number of seconds") from None
+    return OffsetClock(Path(path), database=OffsetClock(Path(database)) if database else None,
+                       skew=skew)

@@ -2,7 +2,7 @@
 that counts every rule a client breaks (a refresh before expiry, a refresh token used twice).
 
 The replicas are real processes; time is the test's (``ClockFile``): the look-alike and the
-database go by the "world" clock, and a replica with a skewed clock gets a clock file of its own.
+database go by the "world" clock, and a replica with a skewed clock runs a constant distance off it.
 """
 
 from __future__ import annotations
