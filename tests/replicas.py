@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from authgate.clock import TEST_CLOCK_SKEW_ENV, TEST_DATABASE_CLOCK_FILE_ENV
+from authgate.clock import TEST_CLOCK_SKEW_ENV
 from authgate.keyring import new_master_key
 from authgate.vault.journal import JOURNAL_GLOB
 from tests.harness import (
@@ -57,9 +57,8 @@ class Cluster:
         gateway = Gateway(sub, body=hh_provider_config(self.devidp.url) + keyring,
                           clock=self.world, top=f'database_url = "{self.pg_url}"\n',
                           http_timeout=http_timeout)
-        # The database's clock is the world's, whatever this replica's says; a skewed replica
-        # runs a constant distance off the world's clock file (one file moves them all).
-        gateway.env[TEST_DATABASE_CLOCK_FILE_ENV] = str(self.world.path)
+        # A skewed replica runs a constant distance off the world's clock file; the database's
+        # clock is the world's, whatever this replica's says (one file moves them all).
         if skew:
             gateway.env[TEST_CLOCK_SKEW_ENV] = repr(skew)
         self.replicas.append(gateway)

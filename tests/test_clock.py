@@ -16,7 +16,6 @@ from authgate.clock import (
     TEST_CLOCK_CONSENT_ENV,
     TEST_CLOCK_FILE_ENV,
     TEST_CLOCK_SKEW_ENV,
-    TEST_DATABASE_CLOCK_FILE_ENV,
     OffsetClock,
     ShiftedClockRefused,
     shifted_clock_from_environ,
@@ -47,9 +46,7 @@ def test_a_skewed_clock_moves_with_its_file_and_keeps_its_distance(tmp_path: Pat
     """A replica whose clock is off: the world's file plus a constant skew, and the database
     going by the world's file alone; one write moves both."""
     world = ClockFile(tmp_path / "world")
-    clock = shifted_clock_from_environ(
-        {**world.env, TEST_CLOCK_SKEW_ENV: "-120", TEST_DATABASE_CLOCK_FILE_ENV: str(world.path)},
-        LOOPBACK)
+    clock = shifted_clock_from_environ({**world.env, TEST_CLOCK_SKEW_ENV: "-120"}, LOOPBACK)
     assert clock is not None
     for _ in range(2):
         assert abs(clock.timestamp() - world.clock().timestamp() + 120) < 1

@@ -47,11 +47,9 @@ class FrozenClock:
 # Not AUTHGATE_*: those are configuration keys, and an unknown one is a configuration error.
 TEST_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_CLOCK_FILE"
 TEST_CLOCK_CONSENT_ENV = "TESTONLY_AUTHGATE_CLOCK_CONSENT"
-# The shift the tests give the database's clock (by default the process's own shift: a test that
-# moves one clock file moves the whole world); a replica with a skewed clock names the world's.
-TEST_DATABASE_CLOCK_FILE_ENV = "TESTONLY_AUTHGATE_DATABASE_CLOCK_FILE"
-# Seconds a replica's clock runs ahead of its clock file (negative: behind), constantly: one file
-# moves the world and the skewed replica with it, so no reader can see one moved, not the other.
+# Seconds a replica's clock runs ahead of its clock file (negative: behind), constantly; the
+# database's clock goes by the file alone. One file moves the world and every replica with it, so
+# no reader can see one clock moved and not the other.
 TEST_CLOCK_SKEW_ENV = "TESTONLY_AUTHGATE_CLOCK_SKEW"
 TEST_CLOCK_CONSENT = "shift-time-for-tests"
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -67,10 +65,8 @@ class OffsetClock:
     plain ``os`` calls: a sixth of what ``Path.read_text`` costs, on a busy refresh path.
     """
 
-    def __init__(self, path: Path, *, database: OffsetClock | None = None,
-                 skew: float = 0.0) -> None:
+    def __init__(self, path: Path, *, skew: float = 0.0) -> None:
         self.path = path
-        self._database = database
         self._skew = skew
         # (offset, False), or (the frozen moment, True): one attribute, replaced whole, so that
         # threads reading the clock never see half of a change.
@@ -99,8 +95,9 @@ class OffsetClock:
         return datetime.now(UTC) + timedelta(seconds=value + self._skew)
 
     def database_shift(self) -> float:
-        """Seconds the tests add to the database server's real clock just now."""
-        return (self._database or self).timestamp() - time.time()
+        """Seconds the tests add to the database server's real clock just now (the file's
+        shift, without this process's skew)."""
+        return self.timestamp() - self._skew - time.time()
 
 
 class ShiftedClockRefused(Exception):
@@ -129,13 +126,10 @@ def shifted_clock_from_environ(environ: Mapping[str, str], *urls: str) -> Offset
             raise ShiftedClockRefused(
                 f"{TEST_CLOCK_FILE_ENV} is set but {url} is not a loopback http:// address: the "
                 "test clock is refused outside tests; unset it")
-    database = environ.get(TEST_DATABASE_CLOCK_FILE_ENV, "")
-    for name, value in ((TEST_CLOCK_FILE_ENV, path), (TEST_DATABASE_CLOCK_FILE_ENV, database)):
-        if value and not Path(value).is_file():
-            raise ShiftedClockRefused(f"{name} names {value}, which is not a file")
+    if not Path(path).is_file():
+        raise ShiftedClockRefused(f"{TEST_CLOCK_FILE_ENV} names {path}, which is not a file")
     try:
         skew = float(environ.get(TEST_CLOCK_SKEW_ENV, "") or 0)
     except ValueError:
         raise ShiftedClockRefused(f"{TEST_CLOCK_SKEW_ENV} is not a number of seconds") from None
-    return OffsetClock(Path(path), database=OffsetClock(Path(database)) if database else None,
-                       skew=skew)
+    return OffsetClock(Path(path), skew=skew)

@@ -30,9 +30,9 @@ def pg_engine() -> Iterator[Engine]:
 @skip_unless_installed(pg_bin() is not None, "PostgreSQL")
 @pytest.mark.parametrize("skew", [SKEW, -SKEW])
 def test_a_skewed_replica_reads_the_database_servers_time(tmp_path, pg_engine, skew):
-    world, own = ClockFile(tmp_path / "world"), ClockFile(tmp_path / "own")
-    own.advance(skew)  # this replica's clock is off; the database's is the world's
-    clock = DatabaseClock(OffsetClock(own.path, database=OffsetClock(world.path)), pg_engine)
+    world = ClockFile(tmp_path / "world")
+    # This replica's clock is off; the database's is the world's.
+    clock = DatabaseClock(OffsetClock(world.path, skew=skew), pg_engine)
     measured = clock.sync()
     assert measured is not None and abs(measured - skew) < 1
     # Read a moment later, the corrected time is the world's (up to the measurement's error).
@@ -40,28 +40,26 @@ def test_a_skewed_replica_reads_the_database_servers_time(tmp_path, pg_engine, s
 
 
 class MovedWhileMeasured(OffsetClock):
-    """A replica's shifted clock that the test moves (with the world's) right after the
-    second reading, as the replicas' harness may while the replica measures."""
+    """A replica's skewed clock whose world the test moves right after the second reading, as
+    a test may while the replica measures."""
 
-    def __init__(self, own: ClockFile, world: ClockFile, by: float) -> None:
-        super().__init__(own.path, database=OffsetClock(world.path))
-        self.files, self.by, self.readings = (own, world), by, 0
+    def __init__(self, world: ClockFile, skew: float, by: float) -> None:
+        super().__init__(world.path, skew=skew)
+        self.world, self.by, self.readings = world, by, 0
 
     def now(self) -> datetime:
         value = super().now()
         self.readings += 1
         if self.readings == 2:
-            for file in self.files:
-                file.advance(self.by)
+            self.world.advance(self.by)
         return value
 
 
 @pytest.mark.postgres
 @skip_unless_installed(pg_bin() is not None, "PostgreSQL")
 def test_time_moved_during_a_measurement_is_measured_again(tmp_path, pg_engine):
-    world, own = ClockFile(tmp_path / "world"), ClockFile(tmp_path / "own")
-    own.advance(SKEW)
-    clock = DatabaseClock(MovedWhileMeasured(own, world, by=14 * 86400), pg_engine)
+    world = ClockFile(tmp_path / "world")
+    clock = DatabaseClock(MovedWhileMeasured(world, SKEW, by=14 * 86400), pg_engine)
     assert abs(clock.sync() - SKEW) < 1  # type: ignore[operator]
     assert abs((clock.now() - world.clock().now()).total_seconds()) < 1
 

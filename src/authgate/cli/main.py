@@ -87,8 +87,8 @@ def devidp(
 
 
 def main() -> None:
-    """The Typer app (``authgate.cli.main`` is what the ``authgate`` program runs after its
-    quick answers)."""
+    """Run the Typer app: what the ``authgate`` program (``authgate.cli:main``) does when it
+    has no quick answer."""
     try:
         app(prog_name="authgate")
     except KeyboardInterrupt:
