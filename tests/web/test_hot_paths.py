@@ -24,6 +24,7 @@ from authgate.vault.service import RENEW_AHEAD, TOKEN_CACHE_SECONDS, IssuedToken
 from authgate.web.api import token_json
 from authgate.web.app import create_app
 from authgate.web.hot_paths import TokenBodies
+from authgate.web.middleware import DOCUMENT_HEADERS
 from tests.inprocess import hh_settings
 from tests.web.test_pages import _client
 from tests.web.test_scoped_keys import Vault, vault  # noqa: F401 (a fixture)
@@ -49,8 +50,11 @@ def test_the_plain_case_answers_as_the_full_application(gateway: httpx.Client) -
     # A Bearer token is not the plain case: the full application answers it.
     full = gateway.get("/auth/verify?role=admin", headers={"Authorization": f"Bearer {token}"})
     assert fast.status_code == full.status_code == 200
-    assert ({k: v for k, v in fast.headers.items() if k not in VARYING}
-            == {k: v for k, v in full.headers.items() if k not in VARYING})
+    # The same answer, but for the document headers: a bearer request's answer is never a page.
+    document = {k.lower() for k in DOCUMENT_HEADERS}
+    assert ({k: v for k, v in fast.headers.items() if k not in VARYING | document}
+            == {k: v for k, v in full.headers.items() if k not in VARYING | document})
+    assert document <= fast.headers.keys() and not document & full.headers.keys()
     assert fast.headers["x-auth-request-user"] == "olga"
     assert ("strict-transport-security" in fast.headers) == gateway.base_url.scheme.endswith("s")
     # Kept by nginx at most to the end of this second, by the wall clock.
@@ -111,6 +115,14 @@ def test_a_token_from_memory_answers_as_the_full_application(
     # Another key, not checked yet: the application checks it (a wrong one: 401).
     stranger = bot.get(path, headers={"Authorization": "Bearer agk_not-a-key"})
     assert stranger.status_code == 401
+    # Two keys: the first one counts, here as in the application (which would say 401).
+    valid = str(bot.headers["Authorization"])
+    both = bot.get(path, headers=httpx.Headers([("Authorization", "Bearer agk_not-a-key"),
+                                                ("Authorization", valid)]))
+    assert both.status_code == 401
+    # A bot's answer is not a page: no document headers, here as in the application.
+    assert not {k.lower() for k in DOCUMENT_HEADERS} & fast.headers.keys()
+    assert fast.headers["cache-control"] == "no-store"
 
 
 def test_a_token_body_is_the_api_json_at_every_moment() -> None:

@@ -39,7 +39,7 @@ from authgate.runtime import Runtime
 from authgate.vault.records import APPLICATION_OWNER
 from authgate.vault.service import IssuedToken
 from authgate.web.api import expires_in, token_json
-from authgate.web.middleware import SECURITY_HEADERS
+from authgate.web.middleware import DOCUMENT_HEADERS, SECURITY_HEADERS
 from authgate.web.session_api import verified_headers
 
 VERIFY = "/auth/verify"
@@ -86,11 +86,14 @@ class HotPaths:
         self.app = app
         self.runtime = runtime
         self.cookie_name = runtime.settings.session.cookie_name
-        # The same headers the middleware puts on every answer of the gateway.
+        # The headers the middleware puts on these answers: the token's (a bearer request's)
+        # without the document headers.
         fixed = [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store")]
         if runtime.settings.is_https:
             fixed.append(("Strict-Transport-Security", "max-age=31536000"))
-        self.fixed = [(k.lower().encode(), v.encode()) for k, v in fixed]
+        self.api_headers = [(k.lower().encode(), v.encode()) for k, v in fixed]
+        self.page_headers = [(k.lower().encode(), v.encode()) for k, v in DOCUMENT_HEADERS.items()]
+        self.page_headers += self.api_headers
         self.observe_verify = REQUEST_SECONDS.labels(VERIFY).observe
         self.observe_token = REQUEST_SECONDS.labels(TOKEN_ROUTE).observe
         self.access_log = logging.getLogger("authgate.access")
@@ -122,9 +125,9 @@ class HotPaths:
     def routes(self) -> list[BaseRoute]:
         return self.app.routes
 
-    async def _answer(self, send: Send, headers: _Headers, body: bytes) -> None:
+    async def _answer(self, send: Send, fixed: _Headers, headers: _Headers, body: bytes) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [
-            *self.fixed, (b"content-length", str(len(body)).encode()), *headers]})
+            *fixed, (b"content-length", str(len(body)).encode()), *headers]})
         await send({"type": "http.response.body", "body": body})
 
     # -- /auth/verify ---------------------------------------------------------------------------
@@ -135,7 +138,7 @@ class HotPaths:
         headers = self._passing(scope)
         if headers is None:
             return False
-        await self._answer(send, headers, b"")
+        await self._answer(send, self.page_headers, headers, b"")
         self.observe_verify(time.perf_counter() - started)
         return True
 
@@ -185,6 +188,7 @@ class HotPaths:
             if name == b"authorization":
                 scheme, _, rest = value.decode("latin-1").partition(" ")
                 presented = rest.strip() if scheme.lower() == "bearer" else None
+                break  # the first one, as the API reads it (request.headers.get)
         runtime = self.runtime
         key = runtime.apikeys.cached(presented)
         vault = runtime.vault
@@ -199,7 +203,7 @@ class HotPaths:
             served = self.served[provider] = TOKENS_SERVED.labels(provider)
         served.inc()
         body = self.bodies.body((provider, owner), issued, runtime.clock.now())
-        await self._answer(send, [(b"content-type", b"application/json")], body)
+        await self._answer(send, self.api_headers, [(b"content-type", b"application/json")], body)
         elapsed = time.perf_counter() - started
         self.observe_token(elapsed)
         self._log_token_read(scope, provider, owner, elapsed)
