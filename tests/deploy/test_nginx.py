@@ -6,6 +6,7 @@ check nginx's wiring, not authgate's verification.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,3 +257,13 @@ def test_login_burst_is_limited(site: Site) -> None:
             # own allowance.
             other = c.get("/login", headers={"X-Forwarded-For": "203.0.113.9"})
             assert other.status_code == 200
+
+
+def test_nginx_lets_idle_connections_to_the_gateway_go_before_the_gateway_does() -> None:
+    from authgate.cli.serve_cmd import KEEPALIVE_SECONDS
+
+    site = render_nginx_site(NginxSiteOptions(domain=DOMAIN, protect=[("app", "127.0.0.1:1")]))
+    gateway_upstream = re.search(r"upstream authgate_\w+ \{(.*?)\n\}", site, re.S)
+    assert gateway_upstream, site
+    kept = re.search(r"keepalive_timeout (\d+)s;", gateway_upstream.group(1))
+    assert kept and int(kept.group(1)) < KEEPALIVE_SECONDS, gateway_upstream.group(1)
