@@ -259,11 +259,16 @@ def test_login_burst_is_limited(site: Site) -> None:
             assert other.status_code == 200
 
 
-def test_nginx_lets_idle_connections_to_the_gateway_go_before_the_gateway_does() -> None:
+def test_nginx_lets_idle_upstream_connections_go_before_the_server_does() -> None:
     from authgate.cli.serve_cmd import KEEPALIVE_SECONDS
 
-    site = render_nginx_site(NginxSiteOptions(domain=DOMAIN, protect=[("app", "127.0.0.1:1")]))
-    gateway_upstream = re.search(r"upstream authgate_\w+ \{(.*?)\n\}", site, re.S)
-    assert gateway_upstream, site
-    kept = re.search(r"keepalive_timeout (\d+)s;", gateway_upstream.group(1))
-    assert kept and int(kept.group(1)) < KEEPALIVE_SECONDS, gateway_upstream.group(1)
+    site = render_nginx_site(NginxSiteOptions(domain=DOMAIN, protect=[
+        ("app", "127.0.0.1:1"), ("admin", "127.0.0.1:2")]))
+    upstreams = dict(re.findall(r"upstream (\w+) \{(.*?)\n\}", site, re.S))
+    assert len(upstreams) == 3, site
+    for name, body in upstreams.items():
+        kept = re.search(r"keepalive_timeout (\d+)s;", body)
+        assert kept, body
+        # The gateway's own idle timeout, or the shortest of the usual app servers' (gunicorn).
+        server_lets_go = KEEPALIVE_SECONDS if name.endswith("_gateway") else 2
+        assert int(kept.group(1)) < server_lets_go, (name, body)
