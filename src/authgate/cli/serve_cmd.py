@@ -24,12 +24,12 @@ ListenOption = Annotated[str | None, typer.Option(
 WorkersOption = Annotated[int, typer.Option(
     "--workers", min=1, max=64, help="worker processes (uvicorn workers; default 1)")]
 
-# uvloop and httptools (uvicorn[standard]): the asyncio loop and HTTP parser in C; measured 2-2.5x
-# the requests per second of asyncio + h11 on /auth/verify (bench/protected_page.py).
 # How long an idle keep-alive connection stays open (uvicorn's default, stated: the generated
 # nginx site keeps its idle connections to the gateway for less, so that nginx never sends a
 # request on one the gateway is closing).
 KEEPALIVE_SECONDS = 5
+# uvloop and httptools (uvicorn[standard]): the asyncio loop and HTTP parser in C; measured 2-2.5x
+# the requests per second of asyncio + h11 on /auth/verify (bench/protected_page.py).
 _UVICORN: dict[str, Any] = {"access_log": False, "log_config": None, "proxy_headers": False,
                             "server_header": False, "timeout_graceful_shutdown": 10,
                             "timeout_keep_alive": KEEPALIVE_SECONDS,

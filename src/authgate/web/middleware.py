@@ -27,8 +27,8 @@ def is_bearer(headers: list[tuple[bytes, bytes]]) -> bool:
     """Whether the request carries ``Authorization: Bearer``: then its answer is never a
     document. A browser sends no such header when it navigates to, frames or opens a page; only
     a script's fetch can, and what fetch gets is handed to the script, never rendered. So the
-    answers to bots (the API, the proxy) go without the document headers, whose parsing and
-    writing were about a sixth of a token read's CPU (bench/vault_token_api.py)."""
+    answers to bots (the API, the proxy) go without the document headers, whose writing was
+    about a tenth of a token read's CPU (bench/vault_token_api.py)."""
     for name, value in headers:
         if name == b"authorization":  # the first one, the one the API reads
             return value[:7].lower() == b"bearer "
