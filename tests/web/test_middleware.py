@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authgate.web.middleware import DOCUMENT_HEADERS, is_bearer
+from authgate.web.middleware import DOCUMENT_HEADERS
+from authgate.web.request_context import bearer_token
 from tests.web.test_pages import _client
 
 DOCUMENT = {k.lower() for k in DOCUMENT_HEADERS}
@@ -49,7 +50,8 @@ def test_answers_to_bearer_requests_go_without_them(gateway: httpx.Client) -> No
 
 def test_the_first_authorization_header_decides() -> None:
     bearer, basic = (b"authorization", b"Bearer k"), (b"authorization", b"Basic eDp5")
-    assert is_bearer([(b"cookie", b"a=b"), bearer, basic])
-    assert not is_bearer([basic, bearer])
-    assert not is_bearer([(b"authorization", b"Bearer")])  # no token after the scheme
-    assert not is_bearer([])
+    assert bearer_token([(b"cookie", b"a=b"), bearer, basic]) == "k"
+    assert bearer_token([basic, bearer]) is None
+    assert bearer_token([(b"authorization", b"Bearer")]) is None  # no token after the scheme
+    assert bearer_token([(b"authorization", b"bEaReR  k ")]) == "k"
+    assert bearer_token([]) is None

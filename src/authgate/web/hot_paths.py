@@ -40,6 +40,7 @@ from authgate.vault.records import APPLICATION_OWNER
 from authgate.vault.service import IssuedToken
 from authgate.web.api import expires_in, token_json
 from authgate.web.middleware import DOCUMENT_HEADERS, SECURITY_HEADERS
+from authgate.web.request_context import bearer_token
 from authgate.web.session_api import verified_headers
 
 VERIFY = "/auth/verify"
@@ -183,14 +184,8 @@ class HotPaths:
         provider, owner = parts[4], parts[5]
         if not provider or not owner or owner == APPLICATION_OWNER:
             return False
-        presented = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, rest = value.decode("latin-1").partition(" ")
-                presented = rest.strip() if scheme.lower() == "bearer" else None
-                break  # the first one, as the API reads it (request.headers.get)
         runtime = self.runtime
-        key = runtime.apikeys.cached(presented)
+        key = runtime.apikeys.cached(bearer_token(scope["headers"]))
         vault = runtime.vault
         if key is None or not key.may_see(owner) or provider not in vault.providers:
             return False

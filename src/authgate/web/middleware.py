@@ -7,12 +7,17 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authgate.errors import InvalidRequest
+from authgate.web.request_context import bearer_token
 
 BODY_TOO_LARGE = "body_too_large"
 
 # On every answer.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
-# On every answer a browser may render, frame or follow: all but those to a bearer request.
+# On every answer a browser may render, frame or follow: all but the answers to a bearer request.
+# A browser sends no Authorization: Bearer when it navigates to, frames or opens a page; only a
+# script's fetch can, and what fetch gets is handed to the script, never rendered. So the answers
+# to bots (the API, the proxy) go without these, whose writing was about a tenth of a token read's
+# CPU (bench/vault_token_api.py).
 DOCUMENT_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data: https:; object-src 'none'; "
@@ -21,18 +26,6 @@ DOCUMENT_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-
-
-def is_bearer(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the request carries ``Authorization: Bearer``: then its answer is never a
-    document. A browser sends no such header when it navigates to, frames or opens a page; only
-    a script's fetch can, and what fetch gets is handed to the script, never rendered. So the
-    answers to bots (the API, the proxy) go without the document headers, whose writing was
-    about a tenth of a token read's CPU (bench/vault_token_api.py)."""
-    for name, value in headers:
-        if name == b"authorization":  # the first one, the one the API reads
-            return value[:7].lower() == b"bearer "
-    return False
 
 
 class SecurityHeaders:
@@ -47,7 +40,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        document = not is_bearer(scope["headers"])
+        document = bearer_token(scope["headers"]) is None
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
@@ -15,10 +16,18 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
+def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The token of an ASGI request's first ``Authorization`` header (the one
+    ``request.headers.get`` reads), when its scheme is Bearer."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
 def bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
+    return bearer_token(request.scope["headers"])
 
 
 async def json_body(request: Request) -> dict[str, Any]:
