@@ -39,7 +39,7 @@ from authgate.runtime import Runtime
 from authgate.vault.records import APPLICATION_OWNER
 from authgate.vault.service import IssuedToken
 from authgate.web.api import expires_in, token_json
-from authgate.web.middleware import DOCUMENT_HEADERS, SECURITY_HEADERS
+from authgate.web.middleware import security_headers
 from authgate.web.request_context import bearer_token
 from authgate.web.session_api import verified_headers
 
@@ -79,6 +79,10 @@ def _head(issued: IssuedToken, now: datetime) -> bytes:
     return whole[:-len(b"null}")]
 
 
+def _encoded(headers: dict[str, str]) -> _Headers:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
 class HotPaths:
     """In front of the application ``app`` (inside the proxy-headers middleware, so that the
     client's address is the forwarded one)."""
@@ -87,14 +91,10 @@ class HotPaths:
         self.app = app
         self.runtime = runtime
         self.cookie_name = runtime.settings.session.cookie_name
-        # The headers the middleware puts on these answers: the token's (a bearer request's)
-        # without the document headers.
-        fixed = [*SECURITY_HEADERS.items(), ("Cache-Control", "no-store")]
-        if runtime.settings.is_https:
-            fixed.append(("Strict-Transport-Security", "max-age=31536000"))
-        self.api_headers = [(k.lower().encode(), v.encode()) for k, v in fixed]
-        self.page_headers = [(k.lower().encode(), v.encode()) for k, v in DOCUMENT_HEADERS.items()]
-        self.page_headers += self.api_headers
+        # The headers the middleware puts on these answers: the token's is a bearer request's.
+        https = runtime.settings.is_https
+        self.api_headers = _encoded(security_headers(document=False, hsts=https))
+        self.page_headers = _encoded(security_headers(document=True, hsts=https))
         self.observe_verify = REQUEST_SECONDS.labels(VERIFY).observe
         self.observe_token = REQUEST_SECONDS.labels(TOKEN_ROUTE).observe
         self.access_log = logging.getLogger("authgate.access")

@@ -28,32 +28,38 @@ DOCUMENT_HEADERS = {
 }
 
 
+def security_headers(*, document: bool, hsts: bool) -> dict[str, str]:
+    """What an answer gets, each header unless the answer set its own: ``SECURITY_HEADERS``,
+    ``DOCUMENT_HEADERS`` when it may be a document, HSTS on https, ``Cache-Control: no-store``."""
+    headers = dict(SECURITY_HEADERS)
+    if document:
+        headers |= DOCUMENT_HEADERS
+    if hsts:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    headers["Cache-Control"] = "no-store"
+    return headers
+
+
 class SecurityHeaders:
-    """``SECURITY_HEADERS`` and ``Cache-Control: no-store`` (unless the answer set its own) on
-    every answer, HSTS on https, and ``DOCUMENT_HEADERS`` unless the request is a bearer one."""
+    """``security_headers`` on every answer: without the document headers when the request is a
+    bearer one."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.hsts = hsts
+        self.for_documents = security_headers(document=True, hsts=hsts)
+        self.for_bearers = security_headers(document=False, hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        document = bearer_token(scope["headers"]) is None
+        added = self.for_documents if bearer_token(scope["headers"]) is None else self.for_bearers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in added.items():
                     headers.setdefault(name, value)
-                if document:
-                    for name, value in DOCUMENT_HEADERS.items():
-                        headers.setdefault(name, value)
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
