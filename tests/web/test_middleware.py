@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from authgate.web.middleware import DOCUMENT_HEADERS
-from authgate.web.request_context import bearer_token
 from tests.web.test_pages import _client
 
 DOCUMENT = {k.lower() for k in DOCUMENT_HEADERS}
@@ -46,12 +45,3 @@ def test_answers_to_bearer_requests_go_without_them(gateway: httpx.Client) -> No
         assert answer.headers["cache-control"] == "no-store"
         assert ("strict-transport-security" in answer.headers) == (
             gateway.base_url.scheme == "https")
-
-
-def test_the_first_authorization_header_decides() -> None:
-    bearer, basic = (b"authorization", b"Bearer k"), (b"authorization", b"Basic eDp5")
-    assert bearer_token([(b"cookie", b"a=b"), bearer, basic]) == "k"
-    assert bearer_token([basic, bearer]) is None
-    assert bearer_token([(b"authorization", b"Bearer")]) is None  # no token after the scheme
-    assert bearer_token([(b"authorization", b"bEaReR  k ")]) == "k"
-    assert bearer_token([]) is None
