@@ -44,7 +44,7 @@ from authgate.deploy.nginx import (
     render_standalone_conf,
     site_options_from_settings,
 )
-from bench.common import cpu_seconds, real_clock, session_token, wrk
+from bench.common import as_shipped, cpu_seconds, session_token, wrk
 from tests.harness import Child, Gateway, free_port, wait_http
 from tests.signin.conftest import OidcProvider, submit_op_page
 
@@ -230,7 +230,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="authgate-bench-page-"))
     ports = {k: free_port() for k in ("static", "site", "nocache", "noauth")}
     (tmp / "gw").mkdir()
-    gateway = real_clock(Gateway(tmp / "gw"))
+    gateway = as_shipped(Gateway(tmp / "gw"))
     config = gateway.config.read_text()
     gateway.config.write_text(config.replace(
         f'public_url = "{gateway.url}"', f'public_url = "http://127.0.0.1:{ports["site"]}"', 1))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.common import cpu_seconds, real_clock, session_token, stack, wrk
+from bench.common import as_shipped, cpu_seconds, session_token, stack, wrk
 from tests.harness import free_port, wait_http
 from tests.stacks import seed_connections
 
@@ -61,7 +61,7 @@ def main() -> None:
     try:
         s.gateway.stop()
         seed_connections(s, 1, expired=False, prefix="bench")
-        real_clock(s.gateway).start()
+        as_shipped(s.gateway).start()
         url = s.gateway.url
         path = "/api/v1/connections/hh/bench:0/token"
         body = httpx.get(url + path, headers=s.auth, timeout=30).content

@@ -618,6 +618,10 @@ def hh_provider_config(devidp_url: str, **extra: str) -> str:
 
 # -- the gateway ----------------------------------------------------------------------------------
 
+# A test moves the clock and waits for the engine (and the outbox) to notice: short.
+POLL_INTERVAL_LINE = 'poll_interval = "200ms"\n'
+
+
 class Gateway(Process):
     """``authgate serve`` in a process of its own, on loopback, its time set by ``clock``."""
 
@@ -638,8 +642,7 @@ class Gateway(Process):
             f'public_url = "{self.url}"\nlisten = "127.0.0.1:{self.port}"\n'
             f'data_dir = "{self.data_dir}"\n{top}'
             f'[vault]\nhttp_timeout = "{http_timeout}"\nrefresh_jitter = "1s"\n'
-            # A test moves the clock and waits for the engine (and the outbox) to notice.
-            f'poll_interval = "200ms"\n' + body)
+            + POLL_INTERVAL_LINE + body)
         super().__init__([*AUTHGATE, "serve", "--config", str(self.config)],
                          tmp / "gateway.log", f"{self.url}/healthz", env=self.clock.env,
                          exec_python=exec_python)
