@@ -9,6 +9,12 @@ import tempfile
 from pathlib import Path
 
 
+def private_umask() -> None:
+    """Everything authgate creates (database, WAL files, keys) is readable by its user only:
+    set by every command before it touches the data directory."""
+    os.umask(0o077)
+
+
 def write_private_file(path: Path, content: bytes) -> None:
     """Replace ``path`` with ``content``: temp file in the same directory, fsync, rename.
 

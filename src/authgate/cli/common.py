@@ -198,11 +198,6 @@ def require_api_provider(runtime: Runtime, name: str) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-def private_umask() -> None:
-    """Everything authgate creates (database, WAL files, keys) is readable by its user only."""
-    os.umask(0o077)
-
-
 def shifted_clock(*urls: str) -> OffsetClock | None:
     """The test suite's shifted clock, when its variables ask for one (see authgate.clock);
     exits 2 when they are set where they must not take effect (production)."""
@@ -228,6 +223,8 @@ def settings_clock(settings: Settings) -> OffsetClock | None:
 def open_runtime(config: Path | None) -> Runtime:
     """Settings, data directory, migrated database and keyring, for a command; exits 2 or 1
     with a readable line when that fails."""
+    from authgate.private_files import private_umask
+
     private_umask()
     settings = load(config)
     return runtime_for(settings, settings_clock(settings))

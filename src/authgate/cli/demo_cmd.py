@@ -19,7 +19,6 @@ from authgate.cli.common import (
     failures_exit,
     labelled,
     out,
-    private_umask,
     settings_clock,
 )
 
@@ -48,6 +47,7 @@ def demo(port: PortOption = 8000, directory: DirOption = Path("authgate-demo"),
     from authgate.demo.workspace import DemoLayout
     from authgate.devidp import create_devidp_app
     from authgate.logs import configure_logging
+    from authgate.private_files import private_umask
     from authgate.runtime import Runtime
     from authgate.web.app import create_app
 

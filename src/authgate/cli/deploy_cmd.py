@@ -28,7 +28,6 @@ from authgate.cli.common import (
     labelled,
     load,
     out,
-    private_umask,
 )
 
 if TYPE_CHECKING:
@@ -174,6 +173,8 @@ def doctor(config: ConfigOption = None) -> None:
     import asyncio
 
     from authgate.config import resolve_config_path
+    from authgate.private_files import private_umask
+
     private_umask()  # the database check may create SQLite's -wal/-shm files
     settings = load(config)
     config_path = resolve_config_path(config, os.environ)

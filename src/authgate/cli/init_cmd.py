@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from authgate.cli.common import EXIT_FAILURE, console, failures_exit, load, out, private_umask
+from authgate.cli.common import EXIT_FAILURE, console, failures_exit, load, out
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEFAULT_LISTEN = "127.0.0.1:8000"
@@ -80,7 +80,9 @@ def init(
              "loopback, else 127.0.0.1:8000 behind a proxy)")] = None,
 ) -> None:
     """Write a starting authgate.toml (never overwrites) and create data, keys and database."""
+    from authgate.private_files import private_umask
     from authgate.runtime import Runtime
+
     private_umask()
     if config.exists():
         console.print(f"{config} exists; leaving it as it is")

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from authgate.cli.common import ConfigOption, failures_exit, load, private_umask, settings_clock
+from authgate.cli.common import ConfigOption, failures_exit, load, settings_clock
 
 LISTEN_ENV = "AUTHGATE_LISTEN"
 
@@ -39,6 +39,7 @@ _UVICORN: dict[str, Any] = {"access_log": False, "log_config": None, "proxy_head
 def worker_app() -> Any:
     """One worker's application (uvicorn calls it in each worker process)."""
     from authgate.logs import configure_logging
+    from authgate.private_files import private_umask
     from authgate.runtime import Runtime
     from authgate.web.app import create_app
 
@@ -57,6 +58,7 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
 
     from authgate.config import CONFIG_ENV
     from authgate.logs import configure_logging
+    from authgate.private_files import private_umask
     from authgate.store.db import database_url
     from authgate.store.server_lock import hold_server_lock
 

@@ -75,9 +75,10 @@ def answer_quickly(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
         return False
     from authgate.config import load_settings
     from authgate.errors import ConfigError
+    from authgate.private_files import private_umask
     from authgate.vault.stored_token import stored_token
 
-    os.umask(0o077)  # as every command: whatever SQLite creates beside the database is private
+    private_umask()  # as every command: whatever SQLite creates beside the database is private
     try:
         settings = load_settings(command.config)
     except ConfigError:

@@ -19,7 +19,6 @@ from authgate.cli.common import (
     load,
     open_runtime,
     out,
-    private_umask,
     require_api_provider,
     runtime_for,
     settings_clock,
@@ -70,6 +69,7 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
+    from authgate.private_files import private_umask
     from authgate.vault.stored_token import stored_token
 
     # The short way first: a token the vault would hand out as stored, read without the runtime.
