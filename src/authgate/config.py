@@ -3,14 +3,13 @@
 Order of precedence (highest first): ``AUTHGATE_<KEY>`` / ``AUTHGATE_<SECTION>__<KEY>`` environment
 variables, the TOML file, the defaults below. A secret may be given as ``<key>_file``: the path of a
 file holding it. Unknown keys and bad values raise ``ConfigError`` naming the key and the file.
+Reading and merging the sources is ``config_sources``; this module is the models that validate.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -28,11 +27,9 @@ from pydantic import (
     model_validator,
 )
 
+from authgate.config_sources import DEFAULT_DATA_DIR, ConfigSources, read_config_sources
 from authgate.errors import ConfigError
 
-ENV_PREFIX = "AUTHGATE_"
-CONFIG_ENV = "AUTHGATE_CONFIG"
-DEFAULT_CONFIG = Path("authgate.toml")
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|[smhd])\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -306,7 +303,7 @@ class Settings(BaseModel):
 
     public_url: str = "http://127.0.0.1:8000"
     listen: str = "127.0.0.1:8000"
-    data_dir: Path = Path("./authgate-data")
+    data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     # The largest request body read (bytes); a longer one is answered 413.
@@ -375,92 +372,20 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``AUTHGATE_PROVIDERS__HH__CLIENT_SECRET=x`` → ``{"providers": {"hh": {...}}}``.
-
-    Values that parse as JSON (lists, numbers, booleans) are taken as such; anything else is a
-    string. ``AUTHGATE_CONFIG`` names the file and is not a key.
-    """
-    tree: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.upper().startswith(ENV_PREFIX) or name.upper() == CONFIG_ENV:
-            continue
-        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
-        if not all(path):
-            continue
-        try:
-            value: Any = json.loads(raw)
-            if isinstance(value, dict):
-                value = raw
-        except ValueError:
-            value = raw
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                break
-        else:
-            node[path[-1]] = value
-    return tree
-
-
-def _fold_case(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Top-level keys are case-insensitive (``Public_URL``): known ones are lowercased, first wins.
-
-    Unknown keys keep their spelling, for the error message.
-    """
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        out.setdefault(key.lower() if key.lower() in Settings.model_fields else key, value)
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        # A value and its "_file" form are one setting: whichever the override gives wins.
-        out.pop(key.removesuffix("_file") if key.endswith("_file") else f"{key}_file", None)
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def resolve_config_path(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
-    if explicit is not None:
-        return explicit
-    if environ.get(CONFIG_ENV):
-        return Path(environ[CONFIG_ENV])
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
-
-
 def load_settings(
     path: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Read, merge and validate the configuration, or raise ``ConfigError``."""
-    env = os.environ if environ is None else environ
-    config_path = resolve_config_path(path, env)
-    source = str(config_path) if config_path else "(no config file)"
-    data: dict[str, Any] = {}
-    if config_path is not None:
-        try:
-            data = _fold_case(tomllib.loads(config_path.read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    overrides = _env_overrides(env)
+    return settings_from(read_config_sources(path, os.environ if environ is None else environ))
+
+
+def settings_from(sources: ConfigSources) -> Settings:
+    """Validate the merged sources, or raise ``ConfigError`` naming each bad key and where it
+    came from."""
     try:
-        settings = Settings(**_merge(data, overrides))
+        return Settings(**sources.tree)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, overrides)) from None
-    if config_path is not None and not settings.data_dir.is_absolute():
-        # Relative paths in a config file are relative to the file, not to the working directory.
-        settings = settings.model_copy(
-            update={"data_dir": (config_path.parent / settings.data_dir).resolve()}
-        )
-    return settings
+        raise ConfigError(_describe(exc, sources.source, sources.overrides)) from None
 
 
 def _describe(exc: ValidationError, source: str, overrides: Mapping[str, Any]) -> str:

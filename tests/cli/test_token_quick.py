@@ -47,8 +47,8 @@ def test_whose_token_without_an_owner(owners: list[str], chosen: str | None) -> 
 
 PROBE = ("import json, sys\nsys.argv = ['authgate', *sys.argv[1:]]\nfrom authgate.cli import main\n"
          "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
-         "print(json.dumps([code, sorted(m for m in ('typer', 'rich', 'sqlalchemy') "
-         "if m in sys.modules)]), file=sys.stderr)")
+         "print(json.dumps([code, sorted(m for m in ('pydantic', 'typer', 'rich', "
+         "'sqlalchemy') if m in sys.modules)]), file=sys.stderr)")
 
 
 def test_a_stored_token_is_answered_before_typer_loads(stack_factory) -> None:
@@ -66,11 +66,20 @@ def test_a_stored_token_is_answered_before_typer_loads(stack_factory) -> None:
         return done.stdout, code, loaded
 
     config = str(stack.gateway.config)
-    quick = authgate("token", "hh", "--config", config)
-    assert quick[1:] == (0, []), "answered before Typer, Rich and SQLAlchemy load"
+    full = ["pydantic", "rich", "sqlalchemy", "typer"]
     whole = authgate("token", "hh", "--json", "--config", config)
     assert whole[1] == 0 and "typer" in whole[2], "--json: the Typer command prints it"
+    quick = authgate("token", "hh", "--config", config)
+    assert quick[1:] == (0, []), "answered before pydantic, Typer, Rich and SQLAlchemy load"
     assert quick[0] == json.loads(whole[0])["access_token"] + "\n"
     assert authgate("token", "hh", "--owner", "tg:404", "--config", config)[1:] == (
-        1, ["rich", "sqlalchemy", "typer"]), "no such connection: the full way says so"
+        1, full), "no such connection: the full way says so"
     assert authgate("token", "superjob", "--config", config)[1] != 0
+
+    # The configuration changed since it was last validated: the full way validates it again.
+    stack.gateway.config.write_text(stack.gateway.config.read_text() + "\n# edited\n")
+    assert authgate("token", "hh", "--config", config) == (quick[0], 0, ["pydantic", "typer"])
+    assert authgate("token", "hh", "--config", config) == (quick[0], 0, [])
+    env["AUTHGATE_VAULT__HTTP_TIMEOUT"] = "x"
+    assert authgate("token", "hh", "--config", config)[1] == 2, \
+        "a bad value in the environment: the full way refuses it, as any command"

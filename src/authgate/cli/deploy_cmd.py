@@ -172,7 +172,7 @@ def doctor(config: ConfigOption = None) -> None:
     """Check the installation: files and modes, database, providers, redirect URIs, proxy."""
     import asyncio
 
-    from authgate.config import resolve_config_path
+    from authgate.config_sources import resolve_config_path
     from authgate.private_files import private_umask
 
     private_umask()  # the database check may create SQLite's -wal/-shm files

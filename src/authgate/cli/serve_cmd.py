@@ -15,7 +15,13 @@ from typing import Annotated, Any
 
 import typer
 
-from authgate.cli.common import ConfigOption, failures_exit, load, settings_clock
+from authgate.cli.common import (
+    ConfigOption,
+    failures_exit,
+    load,
+    load_and_remember,
+    settings_clock,
+)
 
 LISTEN_ENV = "AUTHGATE_LISTEN"
 
@@ -56,7 +62,7 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
     """Run the gateway (web, API and the refresh engine)."""
     import uvicorn
 
-    from authgate.config import CONFIG_ENV
+    from authgate.config_sources import CONFIG_ENV
     from authgate.logs import configure_logging
     from authgate.private_files import private_umask
     from authgate.store.db import database_url
@@ -67,7 +73,8 @@ def serve(config: ConfigOption = None, listen: ListenOption = None,
     if listen is not None:
         os.environ[LISTEN_ENV] = listen
     private_umask()
-    settings = load(None)  # checked here, so that a bad value stops before any worker starts
+    # Checked here, so that a bad value stops before any worker starts.
+    settings = load_and_remember(None)
     configure_logging(settings.log_format, settings.log_level)
     with failures_exit():  # a second server on one SQLite file: refused, exit 2
         lock = hold_server_lock(database_url(settings.database_url, settings.data_dir))

@@ -4,10 +4,12 @@ was a third of the command's start-up.
 
 It answers only the plainest command line — ``token PROVIDER`` with ``--owner`` and
 ``--config``/``-c`` at most once each — and only with a stored token that ``stored_token`` hands
-out as it is, on the real clock. Everything else goes to the Typer command, unchanged, which
-parses, reports errors and takes the vault's full way: ``--json`` (Rich prints it), ``--help``,
-anything it does not know, the tests' shifted clock, a configuration error, no such connection,
-a token due for refresh. So it never prints anything but the token, and never says no.
+out as it is, on the real clock, and only from settings whose sources are as they were when a
+full command last validated them (``config_stamp``: pydantic is most of what remains). Everything
+else goes to the Typer command, unchanged, which parses, validates, reports errors and takes the
+vault's full way: ``--json`` (Rich prints it), ``--help``, anything it does not know, the tests'
+shifted clock, a configuration not validated as it is now, no such connection, a token due for
+refresh. So it never prints anything but the token, and never says no.
 """
 
 from __future__ import annotations
@@ -73,18 +75,21 @@ def answer_quickly(argv: Sequence[str], environ: Mapping[str, str] = os.environ)
     command = plain_token_command(argv)
     if command is None or TEST_CLOCK_FILE_ENV in environ or TEST_CLOCK_CONSENT_ENV in environ:
         return False
-    from authgate.config import load_settings
+    from authgate.config_sources import read_config_sources
+    from authgate.config_stamp import recall
     from authgate.errors import ConfigError
     from authgate.private_files import private_umask
     from authgate.vault.stored_token import stored_token
 
     private_umask()  # as every command: whatever SQLite creates beside the database is private
     try:
-        settings = load_settings(command.config)
+        settings = recall(read_config_sources(command.config, environ))
     except ConfigError:
         return False
+    if settings is None:  # not validated as they are now: the full way validates and records
+        return False
     quick = stored_token(settings, command.provider,
-                         command.owner or settings.vault.default_owner, owner_when_unnamed,
+                         command.owner or settings.default_owner, owner_when_unnamed,
                          SystemClock().now)
     if quick is None:
         return False

@@ -16,7 +16,7 @@ from authgate.cli.common import (
     console,
     failures_exit,
     labelled,
-    load,
+    load_and_remember,
     open_runtime,
     out,
     require_api_provider,
@@ -69,16 +69,17 @@ def token(provider: str, config: ConfigOption = None, owner: TokenOwnerOption = 
           as_json: Annotated[bool, typer.Option("--json", help="the whole record")] = False,
           ) -> None:
     """Print a fresh access token (for $(authgate token hh))."""
+    from authgate.config_stamp import quick_settings
     from authgate.private_files import private_umask
     from authgate.vault.stored_token import stored_token
 
     # The short way first: a token the vault would hand out as stored, read without the runtime.
     private_umask()
-    settings = load(config)
+    settings = load_and_remember(config)
     clock = settings_clock(settings)
     configured = settings.vault.default_owner
     quick = stored_token(
-        settings, provider, owner or configured,
+        quick_settings(settings), provider, owner or configured,
         # Several owners and none of them "default": the full way says so (a usage error).
         owner_when_unnamed, (clock or SystemClock()).now)
     if quick is not None:

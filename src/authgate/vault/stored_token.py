@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from authgate.config import Settings
+from authgate.config_stamp import QuickSettings
 from authgate.keyring import Keyring, KeyringError, keyring_path
 from authgate.vault.records import ACTIVE, APPLICATION_OWNER, handed_out_as_stored, secret_aad
 
@@ -28,15 +28,14 @@ class StoredToken:
     expires_at: datetime | None
 
 
-def stored_token(settings: Settings, provider: str, owner: str,
+def stored_token(settings: QuickSettings, provider: str, owner: str,
                  choose_owner: Callable[[list[str]], str | None],
                  now: Callable[[], datetime]) -> StoredToken | None:
     """The token for ``owner`` (or, when it is "", the owner ``choose_owner`` picks from the
     provider's owners; None from it: the full way decides), or None: ask the vault."""
     database = settings.data_dir / "authgate.db"
     keys = keyring_path(settings.data_dir)
-    # With a master key the data keys are in the database, not in keyring.json.
-    if settings.database_url or settings.keyring.master_key or provider not in settings.providers \
+    if not settings.local_store or provider not in settings.providers \
             or not database.is_file() or not keys.is_file():
         return None
     try:
