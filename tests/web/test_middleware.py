@@ -1,6 +1,6 @@
 """The security headers (web/middleware.py) on the gateway's answers: every answer gets
-nosniff and no-store; the document headers go on everything but the answers to bearer requests,
-which a browser never renders."""
+nosniff and no-store; the document headers go on everything but the answers to bearer requests
+and nginx's check (/auth/verify), which a browser never renders."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ def test_pages_and_cookie_answers_get_the_document_headers(gateway: httpx.Client
     for answer in (gateway.get("/login"),                        # a page
                    gateway.get("/no/such/page"),                 # an error page
                    gateway.get("/api/v1/connections"),           # the API, no key: 401
-                   gateway.get("/auth/verify",                   # a browser's cookie
+                   gateway.get("/auth/me",                       # a browser's cookie
                                headers={"Cookie": "authgate_session=x.y.z"}),
+                   gateway.get("/auth/verifyx"),                 # not the check
                    gateway.get("/api/v1/connections",            # another scheme
                                headers={"Authorization": "Basic Ym90OnNlY3JldA=="})):
         assert answer.headers.keys() >= DOCUMENT, (answer.request.url, answer.headers)
@@ -35,10 +36,13 @@ def test_pages_and_cookie_answers_get_the_document_headers(gateway: httpx.Client
         assert ("strict-transport-security" in answer.headers) == https
 
 
-def test_answers_to_bearer_requests_go_without_them(gateway: httpx.Client) -> None:
-    for scheme in ("Bearer", "bearer", "BEARER"):
-        answer = gateway.get("/api/v1/connections",
-                             headers={"Authorization": f"{scheme} agk_not-a-key"})
+def test_answers_to_bearer_requests_and_to_nginx_go_without_them(gateway: httpx.Client) -> None:
+    answers = [gateway.get("/api/v1/connections",
+                           headers={"Authorization": f"{scheme} agk_not-a-key"})
+               for scheme in ("Bearer", "bearer", "BEARER")]
+    answers += [gateway.get("/auth/verify", headers={"Cookie": "authgate_session=x.y.z"}),
+                gateway.get("/auth/verify?next=/x")]
+    for answer in answers:
         assert answer.status_code == 401
         assert not DOCUMENT & answer.headers.keys(), answer.headers
         assert answer.headers["x-content-type-options"] == "nosniff"

@@ -36,7 +36,7 @@ from authgate.web.errors import (
     unexpected_error_handler,
 )
 from authgate.web.hot_paths import HotPaths
-from authgate.web.middleware import BodyLimit, SecurityHeaders
+from authgate.web.middleware import VERIFY_PATH, BodyLimit, SecurityHeaders
 from authgate.web.throttle import Throttles
 
 STATIC = Path(__file__).with_name("static")
@@ -91,7 +91,7 @@ def _routes(runtime: Runtime) -> list[BaseRoute]:
         *_panel_routes(runtime),
         Route("/auth/{provider}/login", signin_pages.oidc_start, methods=["GET"]),
         Route("/api/auth/oidc/{provider}/login", signin_pages.oidc_start, methods=["GET"]),
-        Route("/auth/verify", session_api.verify, methods=["GET", "HEAD"]),
+        Route(VERIFY_PATH, session_api.verify, methods=["GET", "HEAD"]),
         Route("/.well-known/jwks.json", session_api.jwks, methods=["GET"]),
         *console.routes(),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),

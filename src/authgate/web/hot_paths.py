@@ -39,11 +39,10 @@ from authgate.runtime import Runtime
 from authgate.vault.records import APPLICATION_OWNER
 from authgate.vault.service import IssuedToken
 from authgate.web.api import expires_in, token_json
-from authgate.web.middleware import security_headers
+from authgate.web.middleware import VERIFY_PATH, security_headers
 from authgate.web.request_context import bearer_token
 from authgate.web.session_api import verified_headers
 
-VERIFY = "/auth/verify"
 TOKEN_ROUTE = "/api/v1/connections/{provider}/{owner}/token"
 _Headers = list[tuple[bytes, bytes]]
 LOG_EVERY = 60.0
@@ -91,11 +90,11 @@ class HotPaths:
         self.app = app
         self.runtime = runtime
         self.cookie_name = runtime.settings.session.cookie_name
-        # The headers the middleware puts on these answers: the token's is a bearer request's.
-        https = runtime.settings.is_https
-        self.api_headers = _encoded(security_headers(document=False, hsts=https))
-        self.page_headers = _encoded(security_headers(document=True, hsts=https))
-        self.observe_verify = REQUEST_SECONDS.labels(VERIFY).observe
+        # The headers the middleware puts on these answers: neither may be a document (the
+        # token's answers a bearer request, the check's is nginx's).
+        self.fixed_headers = _encoded(security_headers(document=False,
+                                                       hsts=runtime.settings.is_https))
+        self.observe_verify = REQUEST_SECONDS.labels(VERIFY_PATH).observe
         self.observe_token = REQUEST_SECONDS.labels(TOKEN_ROUTE).observe
         self.access_log = logging.getLogger("authgate.access")
         self.served: dict[str, Counter] = {}
@@ -111,7 +110,7 @@ class HotPaths:
     async def _answered(self, scope: Scope, send: Send) -> bool:
         path: str = scope["path"]
         method: str = scope["method"]
-        if path == VERIFY and method in ("GET", "HEAD"):
+        if path == VERIFY_PATH and method in ("GET", "HEAD"):
             return await self._verify(scope, send)
         if path.startswith("/api/v1/connections/") and method == "GET":
             return await self._token(scope, send)
@@ -139,7 +138,7 @@ class HotPaths:
         headers = self._passing(scope)
         if headers is None:
             return False
-        await self._answer(send, self.page_headers, headers, b"")
+        await self._answer(send, self.fixed_headers, headers, b"")
         self.observe_verify(time.perf_counter() - started)
         return True
 
@@ -198,7 +197,8 @@ class HotPaths:
             served = self.served[provider] = TOKENS_SERVED.labels(provider)
         served.inc()
         body = self.bodies.body((provider, owner), issued, runtime.clock.now())
-        await self._answer(send, self.api_headers, [(b"content-type", b"application/json")], body)
+        await self._answer(send, self.fixed_headers, [(b"content-type", b"application/json")],
+                           body)
         elapsed = time.perf_counter() - started
         self.observe_token(elapsed)
         self._log_token_read(scope, provider, owner, elapsed)

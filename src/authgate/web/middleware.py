@@ -13,11 +13,15 @@ BODY_TOO_LARGE = "body_too_large"
 
 # On every answer.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
-# On every answer a browser may render, frame or follow: all but the answers to a bearer request.
-# A browser sends no Authorization: Bearer when it navigates to, frames or opens a page; only a
-# script's fetch can, and what fetch gets is handed to the script, never rendered. So the answers
-# to bots (the API, the proxy) go without these, whose writing was about a tenth of a token read's
-# CPU (bench/vault_token_api.py).
+# nginx's auth_request check: its answers are read by nginx, which answers the browser itself.
+VERIFY_PATH = "/auth/verify"
+# On every answer a browser may render, frame or follow (``may_be_document``): all but the
+# answers to a bearer request and the check's. A browser sends no Authorization: Bearer when it
+# navigates to, frames or opens a page; only a script's fetch can, and what fetch gets is handed
+# to the script, never rendered. The check's answer is an empty 200 or a JSON refusal (nosniff),
+# for nginx; a browser that opens it anyway has nothing to frame or run. So the answers to bots
+# (the API, the proxy) and to nginx go without these, whose writing was about a tenth of a
+# token read's CPU and a sixth of a check's (bench/vault_token_api.py).
 DOCUMENT_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data: https:; object-src 'none'; "
@@ -40,20 +44,24 @@ def security_headers(*, document: bool, hsts: bool) -> dict[str, str]:
     return headers
 
 
+def may_be_document(scope: Scope) -> bool:
+    """Whether a browser may render the answer to this ASGI request (see ``DOCUMENT_HEADERS``)."""
+    return scope["path"] != VERIFY_PATH and bearer_token(scope["headers"]) is None
+
+
 class SecurityHeaders:
-    """``security_headers`` on every answer: without the document headers when the request is a
-    bearer one."""
+    """``security_headers`` on every answer: with the document headers when it may be one."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
         self.for_documents = security_headers(document=True, hsts=hsts)
-        self.for_bearers = security_headers(document=False, hsts=hsts)
+        self.for_others = security_headers(document=False, hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        added = self.for_documents if bearer_token(scope["headers"]) is None else self.for_bearers
+        added = self.for_documents if may_be_document(scope) else self.for_others
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
