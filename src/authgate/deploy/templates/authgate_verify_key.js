@@ -15,22 +15,25 @@ function key(r) {
     var cookies = r.variables.http_cookie || '';
     // The name exactly once in the whole header, and a value of a JWT's characters between
     // spaces: then this reading and the gateway's (which refuses a second copy) find the same
-    // one value. Anything unusual is simply not cached.
-    if (cookies.split(name).length !== 2) {
+    // one value. Anything unusual is simply not cached. (Searched rather than split into
+    // parts: splitting was a third of what nginx spent on a protected page's check.)
+    var at = cookies.indexOf(name);
+    if (at < 0 || cookies.indexOf(name, at + name.length) >= 0) {
         return '';
     }
-    var parts = cookies.split(';');
-    var found = null;
-    for (var i = 0; i < parts.length; i++) {
-        var eq = parts[i].indexOf('=');
-        if (eq >= 0 && parts[i].slice(0, eq).trim() === name) {
-            var value = /^[ \t]*([A-Za-z0-9._-]+)[ \t]*$/.exec(parts[i].slice(eq + 1));
-            found = value ? value[1] : null;
-        }
-    }
-    if (!found) {
+    // The one cookie that can carry the name: the part of the header around it.
+    var start = cookies.lastIndexOf(';', at) + 1;
+    var end = cookies.indexOf(';', at);
+    var part = cookies.slice(start, end < 0 ? cookies.length : end);
+    var eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) {
         return '';
     }
+    var value = /^[ \t]*([A-Za-z0-9._-]+)[ \t]*$/.exec(part.slice(eq + 1));
+    if (!value) {
+        return '';
+    }
+    var found = value[1];
     var epoch;
     try {
         epoch = fs.readFileSync(r.variables.authgate_verify_epoch, 'utf8').trim();
