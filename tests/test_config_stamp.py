@@ -10,7 +10,14 @@ from pydantic import BaseModel
 
 from authgate.config import Settings, settings_from
 from authgate.config_sources import read_config_sources
-from authgate.config_stamp import PATH_SETTINGS, STAMP_NAME, QuickSettings, recall, remember
+from authgate.config_stamp import (
+    PATH_SETTINGS,
+    STAMP_NAME,
+    QuickSettings,
+    fingerprint,
+    recall,
+    remember,
+)
 
 HH = '[providers.hh]\nkind = "hh"\nclient_id = "id"\nuser_agent = "A/1.0 (a@example.com)"\n'
 
@@ -34,7 +41,7 @@ def test_the_path_settings_are_the_fields_named_file() -> None:
 
 def _validated(config: Path, environ: dict[str, str]) -> None:
     sources = read_config_sources(config, environ)
-    remember(settings_from(sources), sources)
+    remember(settings_from(sources), fingerprint(sources))
 
 
 def test_recalled_while_every_input_is_as_it_was(tmp_path) -> None:

@@ -51,13 +51,14 @@ def quick_settings(settings: Settings) -> QuickSettings:
                          frozenset(settings.providers), settings.vault.default_owner)
 
 
-def remember(settings: Settings, sources: ConfigSources) -> None:
-    """Record that ``sources`` validated into ``settings`` (when its data directory exists)."""
+def remember(settings: Settings, checked: str) -> None:
+    """Record that the sources with the ``fingerprint`` ``checked`` validated into ``settings``
+    (when its data directory exists)."""
     quick = quick_settings(settings)
     if not quick.data_dir.is_dir():
         return
     content = json.dumps({
-        "fingerprint": fingerprint(sources), "data_dir": str(quick.data_dir),
+        "fingerprint": checked, "data_dir": str(quick.data_dir),
         "local_store": quick.local_store, "providers": sorted(quick.providers),
         "default_owner": quick.default_owner,
     }, sort_keys=True).encode()

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from authgate.config import Settings
-    from authgate.config_sources import ConfigSources
     from authgate.runtime import Runtime
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -108,30 +107,30 @@ _loaded: ContextVar[Settings | None] = ContextVar("authgate_cli_settings", defau
 
 def load(config: Path | None) -> Settings:
     """Load settings or exit 2 with the message that names the key and the file."""
-    return _load(config)[0]
+    return _load(config, remembered=False)
 
 
 def load_and_remember(config: Path | None) -> Settings:
     """``load``, and leave the record that lets ``authgate token`` answer from these settings
     without validating them again (``config_stamp``)."""
-    from authgate.config_stamp import remember
-
-    settings, sources = _load(config)
-    remember(settings, sources)
-    return settings
+    return _load(config, remembered=True)
 
 
-def _load(config: Path | None) -> tuple[Settings, ConfigSources]:
+def _load(config: Path | None, *, remembered: bool) -> Settings:
     from authgate.config import settings_from
     from authgate.config_sources import read_config_sources
-    try:
+    from authgate.config_stamp import fingerprint, remember
+
+    with failures_exit():
         sources = read_config_sources(config, os.environ)
+        # Taken before validating: a secret file that changes meanwhile leaves a record that
+        # matches nothing, never one that matches what was not validated.
+        checked = fingerprint(sources) if remembered else None
         settings = settings_from(sources)
-    except ConfigError as exc:
-        report_config_error(exc)
-        raise typer.Exit(EXIT_USAGE) from None
     _loaded.set(settings)
-    return settings, sources
+    if checked is not None:
+        remember(settings, checked)
+    return settings
 
 
 def report_config_error(exc: ConfigError) -> None:

