@@ -44,6 +44,7 @@ from authgate.deploy.nginx import (
     render_standalone_conf,
     site_options_from_settings,
 )
+from authgate.signin.session_digest import DIGEST_COOKIE, session_digest
 from bench.common import as_shipped, cpu_seconds, session_token, wrk
 from tests.harness import Child, Gateway, free_port, wait_http
 from tests.signin.conftest import OidcProvider, submit_op_page
@@ -247,7 +248,8 @@ def main() -> None:
         def with_gateway() -> list[int]:
             return nginx_pids() + ([gateway.pid] if gateway.pid else [])
 
-        cookie = {"Cookie": f"authgate_session={token}"}
+        # What a signed-in browser sends: the session and its digest (nginx's cache key).
+        cookie = {"Cookie": f"authgate_session={token}; {DIGEST_COOKIE}={session_digest(token)}"}
         candidates = [
             Candidate("nginx static", f"http://127.0.0.1:{ports['static']}/app/", nginx_pids),
             Candidate("our site, no auth_request",

@@ -25,6 +25,7 @@ from authgate.deploy.nginx import (
     render_nginx_site,
     site_options_from_settings,
 )
+from authgate.signin.session_digest import DIGEST_COOKIE, session_digest
 from tests.deploy.servers import Nginx, ThreadedServer, echo_app, nginx_binary
 from tests.harness import (
     DevIdp,
@@ -289,9 +290,20 @@ def test_password_sign_in_through_nginx(site: Deployment) -> None:
         "next": "/panel/"})
     assert done.status_code == 303, done.text[:500]
     assert done.headers["location"] == "/panel/"
-    site.secrets.append(browser.client.cookies[SESSION_COOKIE])
-    panel = browser.get("/panel/")
-    assert app_headers(panel)["x-auth-request-user"] == ["heidi"]
+    token = browser.client.cookies[SESSION_COOKIE]
+    site.secrets.append(token)
+    # Beside the session, its digest: what nginx keys its verify cache on.
+    assert browser.client.cookies[DIGEST_COOKIE] == session_digest(token)
+    for _ in range(2):
+        panel = browser.get("/panel/")
+        assert app_headers(panel)["x-auth-request-user"] == ["heidi"]
+        assert DIGEST_COOKIE not in app_headers(panel).get("cookie", [""])[0]
+    kept = [p.read_bytes() for p in site.nginx.workdir.glob("authgate-*-verify/*/*/*")]
+    assert any(session_digest(token).encode() in k for k in kept), "nothing was cached"
+    logout = browser.client.post(f"{site.url}/logout", headers={"Origin": site.url})
+    assert logout.status_code == 303, logout.text[:500]
+    assert SESSION_COOKIE not in browser.client.cookies
+    assert DIGEST_COOKIE not in browser.client.cookies
 
 
 def test_doctor_sees_the_gateway_through_nginx(site: Deployment) -> None:

@@ -50,6 +50,24 @@ def test_nginx_accepts_the_site(tmp_path: Path, tls: str) -> None:
     assert "[warn]" not in result.output, result.output
 
 
+@pytest.mark.parametrize("domain", ["signin.example-company.com",
+                                    "auth." + "long-department-name." * 8 + "example.org"])
+def test_a_long_domain_gives_a_site_nginx_accepts(tmp_path: Path, domain: str) -> None:
+    """Review finding: variables named after a long domain did not fit in nginx's variables
+    hash ("could not build variables_hash": the site failed nginx -t)."""
+    site = render_nginx_site(NginxSiteOptions(
+        domain=domain, tls="none", listen_host="127.0.0.1", listen_port=free_port(),
+        log_dir=str(tmp_path), protect=[("grafana", "127.0.0.1:3000")]))
+    twin = render_nginx_site(NginxSiteOptions(domain=domain[:-1] + "x"))  # same beginning
+    def defined(text: str) -> set[str]:  # the variables the site's maps make
+        return set(re.findall(r"^map .* \$(\w+) \{$", text, re.MULTILINE))
+
+    assert defined(site) and defined(site).isdisjoint(defined(twin))
+    (tmp_path / "tmp").mkdir()
+    result = nginx_test(write_standalone_conf(site, tmp_path), tmp_path)
+    assert result.ok, result.output
+
+
 def test_refuses_values_that_would_break_the_config() -> None:
     for bad in [dict(domain="a.test; include /etc/passwd"), dict(domain="a.test", log_dir="x y"),
                 dict(domain="a.test", protect=[("login", "127.0.0.1:1")]),
@@ -177,13 +195,15 @@ def test_every_copy_of_authgates_cookies_is_stripped(site: Site) -> None:
     """Review finding: a planted first copy must not let the real session through."""
     cookies = ("standin=allow; authgate_session=planted; theme=dark; "
                "authgate_session=JWT.SECRET; authgate_csrf=C1; __Host-authgate_csrf=C2; "
-               "authgate_flow=F; authgate_lang=ru; authgate_session =SPACED; x_authgate_csrf=k")
+               "authgate_flow=F; authgate_lang=ru; authgate_session =SPACED; x_authgate_csrf=k; "
+               "authgate_digest=D1")
     with site.client() as c:
         r = c.get("/app/page", headers={"Cookie": cookies})
         assert r.status_code == 200, r.text
         sent = headers_of(r)["cookie"][0]
         assert "authgate_session" not in sent and "SECRET" not in sent and "SPACED" not in sent
         assert "C1" not in sent and "C2" not in sent and "authgate_flow" not in sent
+        assert "authgate_digest" not in sent
         assert "theme=dark" in sent and "standin=allow" in sent and "x_authgate_csrf=k" in sent
         many = "standin=allow; " + "; ".join(f"authgate_session=s{i}" for i in range(12))
         assert c.get("/app/page", headers={"Cookie": many}).status_code == 400

@@ -4,7 +4,6 @@ another process, by the first request after the gateway has seen it."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from authgate.config import load_settings
 from authgate.deploy.nginx import parse_protect, render_nginx_site, site_options_from_settings
 from authgate.runtime import Runtime
 from authgate.signin.audit import LOCAL
+from authgate.signin.session_digest import DIGEST_COOKIE, session_digest
 from tests.deploy.servers import Nginx, ThreadedServer, echo_app, nginx_binary
 from tests.harness import Gateway, bound, free_port, skip_unless_installed, wait_until
 from tests.signin.conftest import SESSION_COOKIE
@@ -45,7 +45,9 @@ class Site:
             runtime.engine.dispose()
 
     def get(self, path: str, token: str) -> int:
-        return httpx.get(f"{self.nginx.url}{path}", headers={"Cookie": f"{SESSION_COOKIE}={token}"},
+        """A request with the cookies a signed-in browser sends: the session and its digest."""
+        cookie = f"{SESSION_COOKIE}={token}; {DIGEST_COOKIE}={session_digest(token)}"
+        return httpx.get(f"{self.nginx.url}{path}", headers={"Cookie": cookie},
                          timeout=bound(10)).status_code
 
 
@@ -85,9 +87,8 @@ def test_the_cache_keeps_a_hash_never_the_token(site: Site) -> None:
     token = site.session("una")
     for _ in range(5):
         assert site.get("/panel/", token) == 200
-    digest = hashlib.sha256(token.encode()).hexdigest().encode()
     kept = [p.read_bytes() for p in _cache_files(site)]
-    assert any(digest in k for k in kept), "nothing was cached"
+    assert any(session_digest(token).encode() in k for k in kept), "nothing was cached"
     # No live token or any part of it but the common header, anywhere nginx writes.
     _header, payload, signature = token.split(".")
     for path in site.nginx.workdir.rglob("*"):

@@ -13,6 +13,7 @@ live in one directory, for ``nginx -t`` and for tests.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import re
@@ -34,6 +35,7 @@ from authgate.deploy.templating import (
     render,
     slug,
 )
+from authgate.signin.session_digest import DIGEST_COOKIE
 
 TlsMode = Literal["terminated-upstream", "certbot", "none"]
 TLS_MODES: tuple[str, ...] = get_args(TlsMode)
@@ -47,6 +49,7 @@ _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COOKIE_STRIP_ROUNDS = 8
+_MAX_VARIABLE_SLUG = 10
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 _DEFAULT_LOG_DIR = "/var/log/nginx"
 # Where Debian's libnginx-mod-http-js (and nginx.org's packages) put the njs module.
@@ -90,7 +93,8 @@ class NginxSiteOptions:
     # Exact paths of providers' custom callback_path (the /auth/*/callback forms are built in).
     callback_paths: Sequence[str] = ()
     cookie_name: str = "authgate_session"
-    # Remove authgate's cookies (session, CSRF, flow, language) from what protected apps receive.
+    # Remove authgate's cookies (session, digest, CSRF, flow, language) from what protected apps
+    # receive.
     strip_session_cookie: bool = True
     ssl_certificate: str | None = None
     ssl_certificate_key: str | None = None
@@ -101,7 +105,8 @@ class NginxSiteOptions:
     callback_burst: int = 20
     # auth_request's short cache (needs nginx's njs module, libnginx-mod-http-js): a passing
     # verdict kept to the end of the current second under the gateway's verdict epoch (the
-    # file authgate writes, settings.verify_epoch_path) and a SHA-256 of the session cookie.
+    # file authgate writes, settings.verify_epoch_path) and the session cookie's digest (the
+    # authgate_digest cookie, signin/session_digest.py), checked by nginx's secure_link.
     verify_cache: bool = True
     verify_epoch_file: str = "/var/lib/authgate/verify-epoch"
     # Where nginx keeps it (a directory authgate-SLUG-verify inside). Default /var/cache/nginx,
@@ -134,6 +139,8 @@ class _Site:
 
     domain: str
     slug: str
+    # The prefix of the site's nginx variables (see _variable_prefix).
+    var: str
     tls: str
     proto: str
     xff: str
@@ -151,6 +158,8 @@ class _Site:
     callback_paths: list[str]
     log_dir: str
     cookie_name: str
+    cookie_name_re: str
+    digest_cookie: str
     # A regex group of every cookie authgate sets, stripped from what protected apps receive.
     cookie_names: str
     cookie_strip_rounds: int
@@ -168,8 +177,8 @@ class _Site:
     cache_dir: str
 
 
-# The njs function that makes the verify cache's key, shipped with the package.
-VERIFY_JS = Path(__file__).with_name("templates") / "authgate_verify_key.js"
+# The njs function that reads the verify cache's epoch, shipped with the package.
+VERIFY_JS = Path(__file__).with_name("templates") / "authgate_verify_epoch.js"
 
 
 def render_nginx_site(opts: NginxSiteOptions) -> str:
@@ -231,6 +240,13 @@ def _site(opts: NginxSiteOptions) -> _Site:
     cache_dir = opts.cache_dir or ("/var/cache/nginx" if log_dir == _DEFAULT_LOG_DIR else log_dir)
     if not _COOKIE.match(opts.cookie_name):
         raise DeployError(f"cookie name {opts.cookie_name!r} has unusual characters")
+    if opts.verify_cache and (opts.cookie_name.lower() in DIGEST_COOKIE
+                              or "-" in opts.cookie_name):
+        # nginx's cache reads the session cookie as $cookie_NAME (a variable name: no "-"), and
+        # only when the name is once in the Cookie header (the digest cookie's name included).
+        raise DeployError(f"cookie name {opts.cookie_name!r}: the verify cache needs one without "
+                          f"'-' and not part of {DIGEST_COOKIE!r}; choose another, or "
+                          "--no-verify-cache")
     for what, rate in (("login rate", opts.login_rate), ("callback rate", opts.callback_rate)):
         if not _RATE.match(rate):
             raise DeployError(f"{what}: {rate!r} is not like 2r/s or 30r/m")
@@ -243,6 +259,7 @@ def _site(opts: NginxSiteOptions) -> _Site:
     return _Site(
         domain=domain,
         slug=site_slug,
+        var=_variable_prefix(domain, site_slug),
         tls=opts.tls,
         # Behind a terminator nginx only ever sees plain HTTP, but browsers used HTTPS.
         proto="$scheme" if edge else "https",
@@ -265,7 +282,10 @@ def _site(opts: NginxSiteOptions) -> _Site:
         callback_paths=[_callback_path(p) for p in opts.callback_paths],
         log_dir=log_dir,
         cookie_name=opts.cookie_name,
-        cookie_names=f"(?:{re.escape(opts.cookie_name)}|(?:__Host-)?authgate_(?:csrf|flow|lang))",
+        cookie_name_re=re.escape(opts.cookie_name),
+        digest_cookie=DIGEST_COOKIE,
+        cookie_names=(f"(?:{re.escape(opts.cookie_name)}|{DIGEST_COOKIE}"
+                      "|(?:__Host-)?authgate_(?:csrf|flow|lang))"),
         cookie_strip_rounds=_COOKIE_STRIP_ROUNDS,
         strip_cookie=opts.strip_session_cookie,
         ssl_certificate=check_path(cert, "ssl certificate"),
@@ -280,6 +300,18 @@ def _site(opts: NginxSiteOptions) -> _Site:
         verify_js=check_path(str(VERIFY_JS), "njs module"),
         cache_dir=check_path(cache_dir.rstrip("/") or "/", "cache dir"),
     )
+
+
+def _variable_prefix(domain: str, site_slug: str) -> str:
+    """``ag_SLUG``, a long slug cut and told apart by a hash of the domain. nginx keeps every
+    variable's name in one hash whose buckets (64 bytes, unless nginx.conf says otherwise; a
+    site cannot) fit a name of at most 46 characters, and two long names rarely share one: long
+    names failed ``nginx -t`` or made it warn ("could not build optimal variables_hash"). Short
+    ones (at most 25 characters here) let it build the hash as it should."""
+    if len(site_slug) > _MAX_VARIABLE_SLUG:
+        site_slug = site_slug[:5].rstrip("_") + "_" + hashlib.sha256(
+            domain.encode()).hexdigest()[:4]
+    return f"ag_{site_slug}"
 
 
 def _networks(values: Sequence[str]) -> list[str]:

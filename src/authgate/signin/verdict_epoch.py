@@ -2,12 +2,12 @@
 nginx reads: the key of nginx's short verify cache includes it.
 
 nginx (see ``deploy/nginx.py``) may keep a 200 of ``/auth/verify`` for the rest of the current
-second, keyed on a SHA-256 of the session cookie *and* this value. The gateway writes a new random
-value after every change of its own verdicts: a session revoked here (sign-out, ``users
-disable``, a role change — each ends sessions), a revocation by another process once its reload
-sees it, a change of the signing keys, and its own start. The next request after such a change
-is therefore asked of the gateway again, never answered from what nginx kept. Random, not a
-counter: a restarted gateway must not meet the keys of an earlier run.
+second, keyed on the session cookie's digest (session_digest.py) *and* this value. The gateway
+writes a new random value after every change of its own verdicts: a session revoked here
+(sign-out, ``users disable``, a role change — each ends sessions), a revocation by another
+process once its reload sees it, a change of the signing keys, and its own start. The next
+request after such a change is therefore asked of the gateway again, never answered from what
+nginx kept. Random, not a counter: a restarted gateway must not meet the keys of an earlier run.
 
 The file is not secret (nginx's user must be able to read it). If it cannot be written, it is
 removed: without it nginx caches nothing. Until ``activate`` (the web app's start) nothing is

@@ -1,6 +1,7 @@
 """The sign-in gateway's pages: the sign-in page, password and OpenID sign-in, sign-out.
 
-Cookies: ``{session.cookie_name}`` holds the session JWT; ``authgate_flow`` binds a provider
+Cookies: ``{session.cookie_name}`` holds the session JWT, and ``authgate_digest`` its digest for
+nginx's verify cache (signin.session_digest); ``authgate_flow`` binds a provider
 round trip to the browser (web.flow_binding); ``authgate_csrf`` backs the form tokens (web.csrf).
 All are set through web.cookies.
 """
@@ -19,6 +20,7 @@ from authgate.roles import HIGHEST_ROLE
 from authgate.signin.audit import LOCAL
 from authgate.signin.handoff import with_handoff
 from authgate.signin.redirects import is_same_origin, origin_of
+from authgate.signin.session_digest import DIGEST_COOKIE, session_digest
 from authgate.signin.sessions import EndedSession, IssuedSession, SessionClaims
 from authgate.web.cookies import delete_cookie, set_cookie
 from authgate.web.csrf import attach_csrf_cookie, csrf_token, verify_csrf
@@ -172,8 +174,10 @@ async def _finish_signin(request: Request, issued: IssuedSession,
     landing = ADMIN_LANDING if issued.user.role == HIGHEST_ROLE else LANDING
     response = await _redirect_after_signin(request, issued.sid, next_to or landing)
     settings = runtime_of(request).settings
-    set_cookie(request, response, settings.session.cookie_name, issued.token,
-               max_age=int(settings.session.lifetime.total_seconds()))
+    max_age = int(settings.session.lifetime.total_seconds())
+    set_cookie(request, response, settings.session.cookie_name, issued.token, max_age=max_age)
+    # For nginx's verify cache (signin/session_digest.py): lives and dies with the session's.
+    set_cookie(request, response, DIGEST_COOKIE, session_digest(issued.token), max_age=max_age)
     return response
 
 
@@ -239,4 +243,5 @@ async def logout(request: Request) -> Response:
         response = render(request, "logout_provider.html",
                           {"form": sign_out.form, "provider": sign_out.provider_label})
     delete_cookie(request, response, runtime.settings.session.cookie_name)
+    delete_cookie(request, response, DIGEST_COOKIE)
     return response
