@@ -72,9 +72,15 @@ def test_refuses_values_that_would_break_the_config() -> None:
     for bad in [dict(domain="a.test; include /etc/passwd"), dict(domain="a.test", log_dir="x y"),
                 dict(domain="a.test", protect=[("login", "127.0.0.1:1")]),
                 dict(domain="a.test", protect=[("app", "127.0.0.1:1;")]),
-                dict(domain="a.test", callback_paths=["/cb{"])]:
+                dict(domain="a.test", callback_paths=["/cb{"]),
+                # The verify cache reads $cookie_NAME, and needs the name once in the header.
+                dict(domain="a.test", cookie_name="my-session"),
+                dict(domain="a.test", cookie_name="Digest")]:
         with pytest.raises(DeployError):
             render_nginx_site(NginxSiteOptions(**bad))  # type: ignore[arg-type]
+    for name in ("my-session", "digest"):
+        assert f"(?:{re.escape(name)}|" in render_nginx_site(NginxSiteOptions(
+            domain="a.test", cookie_name=name, verify_cache=False))
     assert parse_protect("grafana:admin=http://127.0.0.1:3000/") == ProtectedApp(
         "grafana", "http://127.0.0.1:3000/", "admin")
 
