@@ -34,7 +34,7 @@ def test_nginx_to_stdout_uses_the_configuration(tmp_path: Path) -> None:
     assert "server 127.0.0.1:8123;" in site  # settings.listen, wildcard -> loopback
     assert "location = /hh/done {" in site  # the provider's callback_path
     # The configured cookie name is kept from apps (with authgate's others).
-    assert "(?:sid|authgate_digest|(?:__Host-)?authgate_" in site
+    assert "(?:sid|(?:__Host-)?(?:authgate_digest|authgate_csrf|" in site
     assert "location ^~ /grafana/ {" in site and "/auth/verify?role=admin;" in site
     assert "proxy_set_header X-Forwarded-Proto https;" in site
 

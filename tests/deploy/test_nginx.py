@@ -75,7 +75,8 @@ def test_refuses_values_that_would_break_the_config() -> None:
                 dict(domain="a.test", callback_paths=["/cb{"]),
                 # The verify cache reads $cookie_NAME, and needs the name once in the header.
                 dict(domain="a.test", cookie_name="my-session"),
-                dict(domain="a.test", cookie_name="Digest")]:
+                dict(domain="a.test", cookie_name="Digest"),
+                dict(domain="a.test", cookie_name="csrf")]:
         with pytest.raises(DeployError):
             render_nginx_site(NginxSiteOptions(**bad))  # type: ignore[arg-type]
     for name in ("my-session", "digest"):

@@ -49,6 +49,10 @@ _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COOKIE_STRIP_ROUNDS = 8
+# The cookies authgate sets beside the session's: its digest (signin.session_digest), CSRF
+# (web.csrf; __Host- under https), the provider flow's binding (web.flow_binding) and the
+# language (web.pages).
+_GATEWAY_COOKIES = (DIGEST_COOKIE, "authgate_csrf", "authgate_flow", "authgate_lang")
 _MAX_VARIABLE_SLUG = 10
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 _DEFAULT_LOG_DIR = "/var/log/nginx"
@@ -240,13 +244,13 @@ def _site(opts: NginxSiteOptions) -> _Site:
     cache_dir = opts.cache_dir or ("/var/cache/nginx" if log_dir == _DEFAULT_LOG_DIR else log_dir)
     if not _COOKIE.match(opts.cookie_name):
         raise DeployError(f"cookie name {opts.cookie_name!r} has unusual characters")
-    if opts.verify_cache and (opts.cookie_name.lower() in DIGEST_COOKIE
-                              or "-" in opts.cookie_name):
+    if opts.verify_cache and ("-" in opts.cookie_name or any(
+            opts.cookie_name.lower() in other for other in _GATEWAY_COOKIES)):
         # nginx's cache reads the session cookie as $cookie_NAME (a variable name: no "-"), and
-        # only when the name is once in the Cookie header (the digest cookie's name included).
+        # only when the name is once in the Cookie header: inside another cookie's name, never.
         raise DeployError(f"cookie name {opts.cookie_name!r}: the verify cache needs one without "
-                          f"'-' and not part of {DIGEST_COOKIE!r}; choose another, or "
-                          "--no-verify-cache")
+                          f"'-' and not part of {', '.join(_GATEWAY_COOKIES)}; choose another, "
+                          "or --no-verify-cache")
     for what, rate in (("login rate", opts.login_rate), ("callback rate", opts.callback_rate)):
         if not _RATE.match(rate):
             raise DeployError(f"{what}: {rate!r} is not like 2r/s or 30r/m")
@@ -284,8 +288,8 @@ def _site(opts: NginxSiteOptions) -> _Site:
         cookie_name=opts.cookie_name,
         cookie_name_re=re.escape(opts.cookie_name),
         digest_cookie=DIGEST_COOKIE,
-        cookie_names=(f"(?:{re.escape(opts.cookie_name)}|{DIGEST_COOKIE}"
-                      "|(?:__Host-)?authgate_(?:csrf|flow|lang))"),
+        cookie_names=(f"(?:{re.escape(opts.cookie_name)}"
+                      f"|(?:__Host-)?(?:{'|'.join(_GATEWAY_COOKIES)}))"),
         cookie_strip_rounds=_COOKIE_STRIP_ROUNDS,
         strip_cookie=opts.strip_session_cookie,
         ssl_certificate=check_path(cert, "ssl certificate"),
