@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from authgate.deploy.nginx import NginxSiteOptions, parse_protect, render_nginx_site
+from authgate.deploy.nginx import VERIFY_JS, NginxSiteOptions, parse_protect, render_nginx_site
 from authgate.signin.session_digest import DIGEST_COOKIE, session_digest
 from tests.deploy.servers import Nginx, ThreadedServer, echo_app, nginx_binary
 from tests.harness import bound, free_port, skip_unless_installed
@@ -208,3 +208,24 @@ def test_no_epoch_no_cache_and_a_new_epoch_a_new_entry(site: Site) -> None:
         assert site.asked(plain) == 1
     finally:
         site.epoch.write_text(EPOCH + "\n")
+
+
+def test_a_site_from_an_earlier_version_still_loads_and_caches_nothing(tmp_path: Path) -> None:
+    """Sites written before the digest cookie import the same script and call its ``key``: an
+    upgrade must not leave nginx unable to load them, and they must not cache."""
+    port = free_port()
+    site = (f"js_import earlier from {VERIFY_JS};\n"
+            "js_set $earlier_key earlier.key;\n"
+            f"server {{\n    listen 127.0.0.1:{port};\n"
+            '    location / {\n        return 200 "[$earlier_key]";\n    }\n}\n')
+    nginx = Nginx(site, tmp_path / "nginx", port).start()
+    try:
+        token = _token()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=bound(10))
+        try:
+            connection.request("GET", "/", headers={"Cookie": f"authgate_session={token}"})
+            assert connection.getresponse().read() == b"[]"
+        finally:
+            connection.close()
+    finally:
+        nginx.stop()

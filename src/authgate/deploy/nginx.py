@@ -182,7 +182,7 @@ class _Site:
 
 
 # The njs function that reads the verify cache's epoch, shipped with the package.
-VERIFY_JS = Path(__file__).with_name("templates") / "authgate_verify_epoch.js"
+VERIFY_JS = Path(__file__).with_name("templates") / "authgate_verify_key.js"
 
 
 def render_nginx_site(opts: NginxSiteOptions) -> str:
