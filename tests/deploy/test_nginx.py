@@ -63,6 +63,11 @@ def test_a_long_domain_gives_a_site_nginx_accepts(tmp_path: Path, domain: str) -
         return set(re.findall(r"^map .* \$(\w+) \{$", text, re.MULTILINE))
 
     assert defined(site) and defined(site).isdisjoint(defined(twin))
+    # Two sites in one nginx must never share a variable (nginx would let the last map win).
+    prefixes = {re.search(r"\$(ag_\w+?)_connection", render_nginx_site(NginxSiteOptions(
+        domain=f"auth.department-{i}.example.org"))).group(1)  # type: ignore[union-attr]
+        for i in range(300)}
+    assert len(prefixes) == 300
     (tmp_path / "tmp").mkdir()
     result = nginx_test(write_standalone_conf(site, tmp_path), tmp_path)
     assert result.ok, result.output
@@ -76,7 +81,9 @@ def test_refuses_values_that_would_break_the_config() -> None:
                 # The verify cache reads $cookie_NAME, and needs the name once in the header.
                 dict(domain="a.test", cookie_name="my-session"),
                 dict(domain="a.test", cookie_name="Digest"),
-                dict(domain="a.test", cookie_name="csrf")]:
+                dict(domain="a.test", cookie_name="csrf"),
+                dict(domain="a.test", cookie_name="connected"),
+                dict(domain="a.test", cookie_name="Host")]:
         with pytest.raises(DeployError):
             render_nginx_site(NginxSiteOptions(**bad))  # type: ignore[arg-type]
     for name in ("my-session", "digest"):
@@ -211,6 +218,8 @@ def test_every_copy_of_authgates_cookies_is_stripped(site: Site) -> None:
         assert "authgate_session" not in sent and "SECRET" not in sent and "SPACED" not in sent
         assert "C1" not in sent and "C2" not in sent and "authgate_flow" not in sent
         assert "authgate_digest" not in sent
+        r = c.get("/app/page", headers={"Cookie": "standin=allow; authgate_connected=Acct; t=1"})
+        assert headers_of(r)["cookie"][0] == "standin=allow; t=1"
         assert "theme=dark" in sent and "standin=allow" in sent and "x_authgate_csrf=k" in sent
         many = "standin=allow; " + "; ".join(f"authgate_session=s{i}" for i in range(12))
         assert c.get("/app/page", headers={"Cookie": many}).status_code == 400

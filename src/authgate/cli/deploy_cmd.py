@@ -76,8 +76,8 @@ def nginx(
         help="run `nginx -t` on the result (when nginx is installed)")] = False,
     verify_cache: Annotated[bool, typer.Option(
         help="keep a passing auth_request answer to the end of the second, under authgate's "
-             "verdict epoch and the session cookie's digest (needs nginx's njs module: "
-             "libnginx-mod-http-js)")] = True,
+             "verdict epoch and the session cookie's digest (needs nginx's njs module, "
+             "libnginx-mod-http-js, and its secure_link module)")] = True,
     config: ConfigOption = None,
 ) -> None:
     """An nginx site: authgate's routes plus apps protected with auth_request."""

@@ -50,10 +50,11 @@ _ROLE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COOKIE_STRIP_ROUNDS = 8
 # The cookies authgate sets beside the session's: its digest (signin.session_digest), CSRF
-# (web.csrf; __Host- under https), the provider flow's binding (web.flow_binding) and the
-# language (web.pages).
-_GATEWAY_COOKIES = (DIGEST_COOKIE, "authgate_csrf", "authgate_flow", "authgate_lang")
-_MAX_VARIABLE_SLUG = 10
+# (web.csrf; __Host- under https), the provider flow's binding (web.flow_binding), the language
+# (web.pages) and the account just connected (web.connect).
+_GATEWAY_COOKIES = (DIGEST_COOKIE, "authgate_csrf", "authgate_flow", "authgate_lang",
+                    "authgate_connected")
+_MAX_VARIABLE_SLUG = 13
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
 _DEFAULT_LOG_DIR = "/var/log/nginx"
 # Where Debian's libnginx-mod-http-js (and nginx.org's packages) put the njs module.
@@ -97,8 +98,8 @@ class NginxSiteOptions:
     # Exact paths of providers' custom callback_path (the /auth/*/callback forms are built in).
     callback_paths: Sequence[str] = ()
     cookie_name: str = "authgate_session"
-    # Remove authgate's cookies (session, digest, CSRF, flow, language) from what protected apps
-    # receive.
+    # Remove authgate's cookies (session, digest, CSRF, flow, language, connected) from what apps
+    # behind it receive.
     strip_session_cookie: bool = True
     ssl_certificate: str | None = None
     ssl_certificate_key: str | None = None
@@ -107,7 +108,8 @@ class NginxSiteOptions:
     login_burst: int = 10
     callback_rate: str = "5r/s"
     callback_burst: int = 20
-    # auth_request's short cache (needs nginx's njs module, libnginx-mod-http-js): a passing
+    # auth_request's short cache (needs nginx's njs module, libnginx-mod-http-js, and its
+    # secure_link module, in Debian's and nginx.org's builds): a passing
     # verdict kept to the end of the current second under the gateway's verdict epoch (the
     # file authgate writes, settings.verify_epoch_path) and the session cookie's digest (the
     # authgate_digest cookie, signin/session_digest.py), checked by nginx's secure_link.
@@ -245,12 +247,12 @@ def _site(opts: NginxSiteOptions) -> _Site:
     if not _COOKIE.match(opts.cookie_name):
         raise DeployError(f"cookie name {opts.cookie_name!r} has unusual characters")
     if opts.verify_cache and ("-" in opts.cookie_name or any(
-            opts.cookie_name.lower() in other for other in _GATEWAY_COOKIES)):
+            opts.cookie_name.lower() in f"__host-{other}" for other in _GATEWAY_COOKIES)):
         # nginx's cache reads the session cookie as $cookie_NAME (a variable name: no "-"), and
         # only when the name is once in the Cookie header: inside another cookie's name, never.
         raise DeployError(f"cookie name {opts.cookie_name!r}: the verify cache needs one without "
-                          f"'-' and not part of {', '.join(_GATEWAY_COOKIES)}; choose another, "
-                          "or --no-verify-cache")
+                          f"'-' and not part of (__Host-){', '.join(_GATEWAY_COOKIES)}; choose "
+                          "another, or --no-verify-cache")
     for what, rate in (("login rate", opts.login_rate), ("callback rate", opts.callback_rate)):
         if not _RATE.match(rate):
             raise DeployError(f"{what}: {rate!r} is not like 2r/s or 30r/m")
@@ -311,10 +313,11 @@ def _variable_prefix(domain: str, site_slug: str) -> str:
     variable's name in one hash whose buckets (64 bytes, unless nginx.conf says otherwise; a
     site cannot) fit a name of at most 46 characters, and two long names rarely share one: long
     names failed ``nginx -t`` or made it warn ("could not build optimal variables_hash"). Short
-    ones (at most 25 characters here) let it build the hash as it should."""
+    ones (at most 28 characters here) let it build the hash as it should. The hash has 32 bits:
+    two sites in one nginx with the same names would silently share their maps."""
     if len(site_slug) > _MAX_VARIABLE_SLUG:
-        site_slug = site_slug[:5].rstrip("_") + "_" + hashlib.sha256(
-            domain.encode()).hexdigest()[:4]
+        site_slug = site_slug[:4].rstrip("_") + "_" + hashlib.sha256(
+            domain.encode()).hexdigest()[:8]
     return f"ag_{site_slug}"
 
 
