@@ -73,6 +73,18 @@ def test_a_long_domain_gives_a_site_nginx_accepts(tmp_path: Path, domain: str) -
     assert result.ok, result.output
 
 
+def test_the_cookies_stripped_are_the_ones_the_gateway_sets() -> None:
+    from authgate.deploy.nginx import GATEWAY_COOKIES
+    from authgate.signin.session_digest import DIGEST_COOKIE
+    from authgate.web.connect import DONE_COOKIE
+    from authgate.web.csrf import CSRF_COOKIE
+    from authgate.web.flow_binding import FLOW_COOKIE
+    from authgate.web.i18n import LANG_COOKIE
+
+    assert set(GATEWAY_COOKIES) == {DIGEST_COOKIE, CSRF_COOKIE, FLOW_COOKIE, LANG_COOKIE,
+                                    DONE_COOKIE}
+
+
 def test_refuses_values_that_would_break_the_config() -> None:
     for bad in [dict(domain="a.test; include /etc/passwd"), dict(domain="a.test", log_dir="x y"),
                 dict(domain="a.test", protect=[("login", "127.0.0.1:1")]),

@@ -51,8 +51,9 @@ _COOKIE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _COOKIE_STRIP_ROUNDS = 8
 # The cookies authgate sets beside the session's: its digest (signin.session_digest), CSRF
 # (web.csrf; __Host- under https), the provider flow's binding (web.flow_binding), the language
-# (web.pages) and the account just connected (web.connect).
-_GATEWAY_COOKIES = (DIGEST_COOKIE, "authgate_csrf", "authgate_flow", "authgate_lang",
+# (web.i18n) and the account just connected (web.connect). Named here, not imported: the deploy
+# code does not load the web app; a test holds the two equal.
+GATEWAY_COOKIES = (DIGEST_COOKIE, "authgate_csrf", "authgate_flow", "authgate_lang",
                     "authgate_connected")
 _MAX_VARIABLE_SLUG = 13
 _RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
@@ -247,11 +248,11 @@ def _site(opts: NginxSiteOptions) -> _Site:
     if not _COOKIE.match(opts.cookie_name):
         raise DeployError(f"cookie name {opts.cookie_name!r} has unusual characters")
     if opts.verify_cache and ("-" in opts.cookie_name or any(
-            opts.cookie_name.lower() in f"__host-{other}" for other in _GATEWAY_COOKIES)):
+            opts.cookie_name.lower() in f"__host-{other}" for other in GATEWAY_COOKIES)):
         # nginx's cache reads the session cookie as $cookie_NAME (a variable name: no "-"), and
         # only when the name is once in the Cookie header: inside another cookie's name, never.
         raise DeployError(f"cookie name {opts.cookie_name!r}: the verify cache needs one without "
-                          f"'-' and not part of (__Host-){', '.join(_GATEWAY_COOKIES)}; choose "
+                          f"'-' and not part of (__Host-){', '.join(GATEWAY_COOKIES)}; choose "
                           "another, or --no-verify-cache")
     for what, rate in (("login rate", opts.login_rate), ("callback rate", opts.callback_rate)):
         if not _RATE.match(rate):
@@ -291,7 +292,7 @@ def _site(opts: NginxSiteOptions) -> _Site:
         cookie_name_re=re.escape(opts.cookie_name),
         digest_cookie=DIGEST_COOKIE,
         cookie_names=(f"(?:{re.escape(opts.cookie_name)}"
-                      f"|(?:__Host-)?(?:{'|'.join(_GATEWAY_COOKIES)}))"),
+                      f"|(?:__Host-)?(?:{'|'.join(GATEWAY_COOKIES)}))"),
         cookie_strip_rounds=_COOKIE_STRIP_ROUNDS,
         strip_cookie=opts.strip_session_cookie,
         ssl_certificate=check_path(cert, "ssl certificate"),
