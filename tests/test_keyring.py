@@ -5,6 +5,7 @@ import stat
 import pytest
 
 from authgate.keyring import Keyring, KeyringError
+from tests.tampering import altered
 
 
 def test_roundtrip_binding_and_rotation(tmp_path):
@@ -17,7 +18,7 @@ def test_roundtrip_binding_and_rotation(tmp_path):
     with pytest.raises(KeyringError):
         ring.decrypt(sealed, "connection:hh:b:access")  # swapped between rows
     with pytest.raises(KeyringError):
-        ring.decrypt(sealed[:-2] + "AA", "connection:hh:a:access")
+        ring.decrypt(altered(sealed), "connection:hh:a:access")
 
     # Another process rotates the file: this instance follows and can still read old data.
     other = Keyring(path)
