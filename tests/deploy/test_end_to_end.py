@@ -294,12 +294,17 @@ def test_password_sign_in_through_nginx(site: Deployment) -> None:
     site.secrets.append(token)
     # Beside the session, its digest: what nginx keys its verify cache on.
     assert browser.client.cookies[DIGEST_COOKIE] == session_digest(token)
-    for _ in range(2):
+    # A verdict is kept to the end of the second it was given in; on a busy machine an answer
+    # may come after its second has ended, and nginx keeps nothing: ask again, a few times.
+    for _ in range(5):
         panel = browser.get("/panel/")
         assert app_headers(panel)["x-auth-request-user"] == ["heidi"]
         assert DIGEST_COOKIE not in app_headers(panel).get("cookie", [""])[0]
-    kept = [p.read_bytes() for p in site.nginx.workdir.glob("authgate-*-verify/*/*/*")]
-    assert any(session_digest(token).encode() in k for k in kept), "nothing was cached"
+        kept = [p.read_bytes() for p in site.nginx.workdir.glob("authgate-*-verify/*/*/*")]
+        if any(session_digest(token).encode() in k for k in kept):
+            break
+    else:
+        raise AssertionError("nothing was cached")
     logout = browser.client.post(f"{site.url}/logout", headers={"Origin": site.url})
     assert logout.status_code == 303, logout.text[:500]
     assert SESSION_COOKIE not in browser.client.cookies
