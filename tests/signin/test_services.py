@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -26,6 +25,7 @@ from authgate.signin.services import SigninServices
 from authgate.signin.sessions import IssuedSession
 from authgate.signin.users import Profile, provider_email, username_base
 from authgate.vault.links import check_owner
+from tests.harness import wait_until
 from tests.tampering import altered
 
 CLIENT = Client(ip="192.0.2.1", user_agent="tests")
@@ -362,15 +362,16 @@ def test_a_burst_of_guesses_gets_only_max_failures_checks(svc, clock, monkeypatc
                   password_hash=passwords.hash_password("the right one"))
     seen = _counting_checks(monkeypatch)
 
-    def attempt(password: str, delay: float = 0.0):
+    def attempt(password: str, behind: bool = False):
         def call():
-            time.sleep(delay)
+            if behind:  # once the guesses have been let through to their checks
+                wait_until(lambda: seen["checks"] >= 3, "the first guesses' checks")
             return svc.completion.password("gail", password, CLIENT)
         return call
 
     # 24 wrong passwords at once, and the right one sent with them, a moment behind.
     results = _burst([attempt(f"guess {i}") for i in range(24)]
-                     + [attempt("the right one", delay=0.3)])
+                     + [attempt("the right one", behind=True)])
     assert seen["checks"] <= 3  # login.max_failures in this runtime
     assert sum(isinstance(r, Unauthorized) for r in results) <= 3
     assert isinstance(results[-1], RateLimited)  # the right password after the limit
