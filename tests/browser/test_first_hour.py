@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from authgate.outbox.store import Outbox
 from authgate.signin.passwords import hash_password
@@ -249,6 +250,6 @@ def test_without_javascript_the_key_is_selected_by_a_click(demo: DemoProcess,
     page.wait_for_url(f"{demo.gateway}/console/apikeys")
     page.fill("#key-name", "select-me")
     page.get_by_role("button", name="Create key").click()
-    secret = page.get_by_test_id("new-key")
-    assert secret.evaluate("el => getComputedStyle(el).userSelect") == "all"
+    # Polled: the click's page may still be loading its stylesheet when the element is there.
+    expect(page.get_by_test_id("new-key")).to_have_css("user-select", "all")
     assert not page.locator("button[data-copy]").is_visible()  # no button that cannot work
