@@ -6,6 +6,8 @@ check nginx's wiring, not authgate's verification.
 
 from __future__ import annotations
 
+import ast
+import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+import authgate
 from authgate.deploy.nginx import (
     NginxSiteOptions,
     ProtectedApp,
@@ -74,15 +77,26 @@ def test_a_long_domain_gives_a_site_nginx_accepts(tmp_path: Path, domain: str) -
 
 
 def test_the_cookies_stripped_are_the_ones_the_gateway_sets() -> None:
+    """Every cookie the gateway sets (all go through web.cookies.set_cookie) but the session's,
+    found in the source, so that a new one cannot be forgotten here."""
     from authgate.deploy.nginx import GATEWAY_COOKIES
-    from authgate.signin.session_digest import DIGEST_COOKIE
-    from authgate.web.connect import DONE_COOKIE
-    from authgate.web.csrf import CSRF_COOKIE
-    from authgate.web.flow_binding import FLOW_COOKIE
-    from authgate.web.i18n import LANG_COOKIE
 
-    assert set(GATEWAY_COOKIES) == {DIGEST_COOKIE, CSRF_COOKIE, FLOW_COOKIE, LANG_COOKIE,
-                                    DONE_COOKIE}
+    package = Path(authgate.__file__).parent
+    names = set()
+    for path in package.rglob("*.py"):
+        module_name = "authgate." + ".".join(path.relative_to(package).with_suffix("").parts)
+        for call in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                    and call.func.id == "set_cookie" and len(call.args) >= 3):
+                continue
+            name = call.args[2]
+            if isinstance(name, ast.Call):  # host_cookie_name(request, NAME)
+                name = name.args[1]
+            if isinstance(name, ast.Attribute) and name.attr == "cookie_name":
+                continue  # the session cookie: settings.session.cookie_name
+            assert isinstance(name, ast.Name), (path, ast.dump(name))
+            names.add(getattr(importlib.import_module(module_name), name.id))
+    assert names and set(GATEWAY_COOKIES) == names
 
 
 def test_refuses_values_that_would_break_the_config() -> None:

@@ -52,7 +52,7 @@ _COOKIE_STRIP_ROUNDS = 8
 # The cookies authgate sets beside the session's: its digest (signin.session_digest), CSRF
 # (web.csrf; __Host- under https), the provider flow's binding (web.flow_binding), the language
 # (web.i18n) and the account just connected (web.connect). Named here, not imported: the deploy
-# code does not load the web app; a test holds the two equal.
+# code does not load the web app; a test holds this list equal to every set_cookie call's name.
 GATEWAY_COOKIES = (DIGEST_COOKIE, "authgate_csrf", "authgate_flow", "authgate_lang",
                     "authgate_connected")
 _MAX_VARIABLE_SLUG = 13

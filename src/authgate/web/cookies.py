@@ -1,8 +1,10 @@
 """The one cookie policy of the gateway: HttpOnly, SameSite=Lax, path ``/``, Secure under https.
 
-Every cookie authgate sets (session, flow binding, CSRF, language) goes through here, so none of
-them can forget a flag. Whether cookies are Secure is the app's ``state.secure_cookies`` (the
-gateway sets it from ``public_url``).
+Every cookie authgate sets (session, its digest, flow binding, CSRF, language, account just
+connected) goes through here, so none of them can forget a flag, and a test finds them all here
+(the nginx site strips every one but the session's from what protected apps receive).
+Whether cookies are Secure is the app's ``state.secure_cookies`` (the gateway sets it from
+``public_url``).
 """
 
 from __future__ import annotations
